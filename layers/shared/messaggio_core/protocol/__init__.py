@@ -1,0 +1,14 @@
+"""The wire contract, one module per section of protocol.md.
+
+Every rule is tagged where it is defined: [doc] from the platform's own document, [prev] from
+its predecessor's public document (SMS Online), [ours] decided by this project. A correction
+to a rule is a change in one place.
+
+- section A and B: `send` (the send request and the queue body)
+- section A (charset), SMS parts: `encoding`
+- section C and F (signatures): `signature`
+- section D: `answer`
+- section E: `reports`
+- section F: `media`
+- section G: `surface`
+"""

@@ -1,0 +1,152 @@
+"""Section E: delivery, seen and reply reports, and the order of recipient statuses.
+
+[prev] the fields, the standard numeric statuses and the extended types. [ours] the ranks
+(status only moves forward), the field limits and what is refused.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+
+class Status(StrEnum):
+    SUBMITTED = "submitted"
+    BUFFERED = "buffered"
+    UNDELIVERED = "undelivered"
+    EXPIRED = "expired"
+    REJECTED = "rejected"
+    DELIVERED = "delivered"
+    SEEN = "seen"
+
+
+# [ours] a failure ranks below delivered: the SMS fallback can still deliver after a Viber
+# failure. A report never lowers a recipient's status.
+RANK: Final[dict[Status, int]] = {
+    Status.SUBMITTED: 0,
+    Status.BUFFERED: 1,
+    Status.UNDELIVERED: 2,
+    Status.EXPIRED: 2,
+    Status.REJECTED: 2,
+    Status.DELIVERED: 3,
+    Status.SEEN: 4,
+}
+
+# [prev] standard (SMS) report: status as a number.
+STANDARD_STATUS: Final[dict[str, Status]] = {
+    "0": Status.DELIVERED,
+    "-1": Status.UNDELIVERED,
+    "-2": Status.EXPIRED,
+    "-3": Status.REJECTED,
+}
+# [prev] extended (Viber) `delivery` report statuses.
+DELIVERY_STATUS: Final[dict[str, Status]] = {
+    "delivered": Status.DELIVERED,
+    "undelivered": Status.UNDELIVERED,
+    "buffered": Status.BUFFERED,
+}
+# [prev] 2.1.1
+STATUS_EXTENDED: Final = frozenset(
+    {
+        "VIBER_BLOCKED_BY_USER",
+        "VIBER_USER_NOT_FOUND",
+        "VIBER_NO_DEVICE",
+        "VIBER_EXPIRED",
+        "VIBER_UNKNOWN_ERROR",
+    }
+)
+
+# [ours] limits. msg_id is 36 characters in [prev]; 64 leaves room without letting junk in.
+ID_PATTERN: Final = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
+REPLY_MAX: Final = 4096  # characters of a subscriber's reply
+BODY_MAX_BYTES: Final = 16_384  # a report is a handful of short fields
+
+
+class ReportType(StrEnum):
+    DELIVERY = "delivery"  # standard reports are delivery reports too
+    SEEN = "seen"
+    REPLY = "reply"
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    type: ReportType
+    msg_id: str
+    p_transaction_id: str
+    status: Status | None  # delivery and seen; None for a reply
+    status_extended: str | None = None
+    text: str | None = None  # reply
+
+    @property
+    def rank(self) -> int | None:
+        return RANK[self.status] if self.status is not None else None
+
+
+class InvalidReport(ValueError):
+    """A report that cannot be understood: answered 400 (the platform stops retrying)."""
+
+
+def parse_report(fields: Mapping[str, Sequence[str]]) -> Report:
+    """A report from its query-string or form fields (each name to its values).
+
+    Unknown extra fields are ignored: the platform may add some, and refusing them would
+    lose real reports. A field given twice is refused: it would be ambiguous.
+    """
+
+    def one(name: str, required: bool = True) -> str | None:
+        values = fields.get(name)
+        if not values or values[0] == "":
+            if required:
+                raise InvalidReport(f"missing {name}")
+            return None
+        if len(values) > 1:
+            raise InvalidReport(f"{name} given more than once")
+        return values[0]
+
+    msg_id = one("msg_id")
+    ptid = one("p_transaction_id")
+    assert msg_id is not None and ptid is not None
+    if not ID_PATTERN.fullmatch(msg_id):
+        raise InvalidReport("malformed msg_id")
+    if not ID_PATTERN.fullmatch(ptid):
+        raise InvalidReport("malformed p_transaction_id")
+    kind = one("type", required=False)
+    if kind is None:
+        status = one("status")
+        assert status is not None
+        if status not in STANDARD_STATUS:
+            raise InvalidReport("unknown status")
+        return Report(ReportType.DELIVERY, msg_id, ptid, STANDARD_STATUS[status])
+    if kind == ReportType.DELIVERY:
+        status = one("status")
+        assert status is not None
+        if status not in DELIVERY_STATUS:
+            raise InvalidReport("unknown status")
+        extended = one("status_extended", required=False)
+        if extended is not None and extended not in STATUS_EXTENDED:
+            raise InvalidReport("unknown status_extended")
+        return Report(ReportType.DELIVERY, msg_id, ptid, DELIVERY_STATUS[status], extended)
+    if kind == ReportType.SEEN:
+        return Report(ReportType.SEEN, msg_id, ptid, Status.SEEN)
+    if kind == ReportType.REPLY:
+        text = one("text")
+        assert text is not None
+        if len(text) > REPLY_MAX:
+            raise InvalidReport("reply text too long")
+        return Report(ReportType.REPLY, msg_id, ptid, None, text=text)
+    raise InvalidReport("unknown type")
+
+
+_TIE_ORDER: Final = {status: i for i, status in enumerate(Status)}
+
+
+def highest(statuses: Iterable[Status]) -> Status:
+    """The status a recipient shows: the highest rank reported.
+
+    Ties (two failures) go by a fixed order, never by arrival, so any order of the same
+    reports gives the same answer.
+    """
+    return max([Status.SUBMITTED, *statuses], key=lambda s: (RANK[s], _TIE_ORDER[s]))

@@ -1,0 +1,28 @@
+"""Section G: the connector's own surface. [ours] Names here are fixed by protocol.md."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Final
+
+ENV_SEND_URL: Final = "MESSAGGIO_SEND_URL"
+ENV_MEDIA_URL: Final = "MESSAGGIO_MEDIA_URL"
+ENV_SECRET_ID: Final = "MESSAGGIO_SECRET_ID"
+ENV_RATE_LIMIT: Final = "MESSAGGIO_RATE_LIMIT"
+ENV_ALLOWED_CIDRS: Final = "CALLBACK_ALLOWED_CIDRS"
+DEFAULT_RATE_LIMIT: Final = 10  # [prev] 10 SMS a second per account
+
+# The secret's JSON keys.
+SECRET_LOGIN: Final = "login"
+SECRET_KEY: Final = "secret_key"
+SECRET_CALLBACK_TOKEN: Final = "callback_token"
+
+
+class State(StrEnum):
+    """A send's state in GET /messages/{id}."""
+
+    SENDING = "sending"  # claimed, answer not yet in
+    SUBMITTED = "submitted"  # code 0
+    PENDING = "pending"  # will be retried; reason says why
+    REJECTED = "rejected"  # never sent or refused for good
+    UNKNOWN = "unknown"  # the answer was lost; reports settle each recipient

@@ -1,0 +1,86 @@
+"""What is stored about a send, its recipients and their reports, and the status view of
+section G built from it. Pure: the store fills these in; nothing here touches AWS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from messaggio_core.protocol.reports import Status, highest
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    text: str
+    received_at: str
+
+
+@dataclass(slots=True)
+class RecipientRecord:
+    msg_id: str
+    phone: str | None = None  # None until the send's record lands (a report came first)
+    index: int | None = None  # position in the send's phone list
+    reported: dict[Status, str] = field(default_factory=dict)  # status -> first arrival
+    status_extended: str | None = None
+    replies: list[Reply] = field(default_factory=list)
+
+    @property
+    def status(self) -> Status:
+        return highest(self.reported)
+
+
+@dataclass(frozen=True, slots=True)
+class SendRecord:
+    p_transaction_id: str
+    state: str
+    reason: str | None
+    phones: tuple[str, ...]
+    kind: str | None
+    sms_parts: int | None
+    claimed_at: float | None
+    claim: str | None
+    attempts: int
+    created_at: str | None
+    updated_at: str | None
+
+
+def status_view(send: SendRecord, recipients: list[RecipientRecord]) -> dict[str, Any]:
+    """GET /messages/{id} (section G): one entry per phone sent, in order, then any recipient
+    known only from reports (a send whose answer was lost)."""
+    by_phone = {r.phone: r for r in recipients if r.phone is not None}
+    out: list[dict[str, Any]] = []
+    for phone in send.phones:
+        record = by_phone.get(phone)
+        out.append(_recipient(phone, record))
+    out.extend(_recipient(None, r) for r in recipients if r.phone not in send.phones)
+    return {
+        "p_transaction_id": send.p_transaction_id,
+        "state": send.state,
+        "reason": send.reason,
+        "kind": send.kind,
+        "sms_parts": send.sms_parts,
+        "attempts": send.attempts,
+        "created_at": send.created_at,
+        "updated_at": send.updated_at,
+        "recipients": out,
+    }
+
+
+def _recipient(phone: str | None, record: RecipientRecord | None) -> dict[str, Any]:
+    if record is None:
+        return {
+            "phone": phone,
+            "msg_id": None,
+            "status": None,
+            "status_extended": None,
+            "replies": [],
+        }
+    replies = sorted(record.replies, key=lambda r: (r.received_at, r.text))
+    return {
+        "phone": phone if phone is not None else record.phone,
+        "msg_id": record.msg_id,
+        "status": record.status.value,
+        "status_extended": record.status_extended,
+        "reported": {s.value: at for s, at in sorted(record.reported.items())},
+        "replies": [{"text": r.text, "received_at": r.received_at} for r in replies],
+    }

@@ -1,0 +1,420 @@
+"""The one module that talks to AWS: the messages table, the secret, S3 and SQS.
+
+Table layout (one table, `pk` + `sk`, TTL on `expires_at`):
+
+    TX#<p_transaction_id>  SEND                    the send: state, claim, phones, reason
+    TX#<p_transaction_id>  MSG#<msg_id>            a recipient: phone, and one attribute per
+                                                   reported status (r_delivered, r_seen, ...)
+    TX#<p_transaction_id>  MSG#<msg_id>#R#<hash>   one reply (hash of its text)
+
+A report knows only `p_transaction_id` and `msg_id`, which is exactly a recipient's key, so
+it is one write with no read. Reports write facts ("delivered was reported at T"), never
+"the status is X", so any order of the same reports stores the same item, and the status
+shown is computed on read (section E's ranks). GET /messages/{id} is one Query.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from typing import TYPE_CHECKING, Any, Final
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from messaggio_core.protocol.reports import Report, ReportType, Status
+from messaggio_core.protocol.surface import State
+from messaggio_core.records import RecipientRecord, Reply, SendRecord
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_sqs import SQSClient
+
+# botocore's standard retry mode: exponential backoff with jitter on throttling and 5xx.
+AWS_CONFIG: Final = Config(
+    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=2,
+    read_timeout=5,
+    tcp_keepalive=True,
+)
+
+SEND_SK: Final = "SEND"
+REPORT_ATTR: Final[dict[Status, str]] = {s: f"r_{s.value}" for s in Status}
+ATTR_REPORT: Final = {v: k for k, v in REPORT_ATTR.items()}
+
+
+@cache
+def dynamodb() -> DynamoDBClient:
+    """One client per container, made on first use (not at import: cold start)."""
+    return boto3.client("dynamodb", config=AWS_CONFIG)
+
+
+@cache
+def sqs() -> SQSClient:
+    return boto3.client("sqs", config=AWS_CONFIG)
+
+
+def reset_clients() -> None:
+    """Forget the clients (tests start a new emulated AWS for each test)."""
+    dynamodb.cache_clear()
+    sqs.cache_clear()
+    queue_url.cache_clear()
+
+
+def now_iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
+
+
+def _s(value: str) -> dict[str, Any]:
+    return {"S": value}
+
+
+def _n(value: float) -> dict[str, Any]:
+    return {"N": repr(value) if isinstance(value, float) else str(value)}
+
+
+class StorageError(Exception):
+    """The table could not be written or read (throttled, down): the caller retries."""
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """This invocation owns the send and may call the platform."""
+
+    claim: str
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """Another attempt owns or has finished the send: do not call the platform."""
+
+    state: str
+    claim: str | None
+    claimed_at: float | None
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SendMeta:
+    kind: str
+    sending_method: str
+    phones: tuple[str, ...]
+    sms_parts: int | None
+    source_id: str  # the SQS messageId
+
+
+class MessageStore:
+    def __init__(
+        self,
+        table: str,
+        retention_days: int,
+        client: Callable[[], DynamoDBClient] = dynamodb,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.table = table
+        self.retention = retention_days * 86_400
+        self._client = client
+        self._clock = clock
+
+    @property
+    def client(self) -> DynamoDBClient:
+        return self._client()
+
+    def _expires(self, now: float) -> dict[str, Any]:
+        return _n(int(now + self.retention))
+
+    # -- sends ---------------------------------------------------------------------------
+
+    def claim(self, ptid: str, claim: str, meta: SendMeta) -> Claimed | Taken:
+        """The once-only guard: a conditional write on the send's own record, before the
+        call. Wins when the send is new or waiting for a retry (`pending`)."""
+        now = self._clock()
+        values: dict[str, Any] = {
+            ":sending": _s(State.SENDING),
+            ":pending": _s(State.PENDING),
+            ":claim": _s(claim),
+            ":now": _n(now),
+            ":iso": _s(now_iso(now)),
+            ":kind": _s(meta.kind),
+            ":method": _s(meta.sending_method),
+            ":phones": {"L": [_s(p) for p in meta.phones]},
+            ":source": _s(meta.source_id),
+            ":one": _n(1),
+            ":exp": self._expires(now),
+        }
+        parts = ""
+        if meta.sms_parts is not None:
+            values[":parts"] = _n(meta.sms_parts)
+            parts = ", sms_parts = :parts"
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={"pk": _s(f"TX#{ptid}"), "sk": _s(SEND_SK)},
+                UpdateExpression=(
+                    "SET #state = :sending, claim = :claim, claimed_at = :now, kind = :kind, "
+                    "sending_method = :method, phones = :phones, source_id = :source, "
+                    "created_at = if_not_exists(created_at, :iso), updated_at = :iso, "
+                    f"expires_at = :exp{parts} REMOVE reason ADD attempts :one"
+                ),
+                ConditionExpression="attribute_not_exists(pk) OR #state = :pending",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues=values,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise StorageError(_code(exc)) from exc
+            response = dict[str, Any](exc.response)
+            old: dict[str, Any] = response.get("Item", {})
+            return Taken(
+                state=old.get("state", {}).get("S", "unknown"),
+                claim=old.get("claim", {}).get("S"),
+                claimed_at=float(old["claimed_at"]["N"]) if "claimed_at" in old else None,
+                reason=old.get("reason", {}).get("S"),
+            )
+        return Claimed(claim)
+
+    def settle(
+        self,
+        ptid: str,
+        claim: str,
+        state: State,
+        reason: str | None,
+        *,
+        msg_ids: dict[str, str] | None = None,
+        phones: tuple[str, ...] = (),
+    ) -> bool:
+        """Records what the platform answered. With msg_ids, the send and its recipients
+        land together in one transaction: never a submitted send without its recipients.
+        Returns False when the claim was no longer ours (nothing written)."""
+        now = self._clock()
+        send_update: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": {"pk": _s(f"TX#{ptid}"), "sk": _s(SEND_SK)},
+            "ConditionExpression": "claim = :claim",
+            "ExpressionAttributeNames": {"#state": "state"},
+        }
+        values: dict[str, Any] = {
+            ":state": _s(state),
+            ":claim": _s(claim),
+            ":iso": _s(now_iso(now)),
+        }
+        if reason is None:
+            send_update["UpdateExpression"] = "SET #state = :state, updated_at = :iso REMOVE reason"
+        else:
+            send_update["UpdateExpression"] = (
+                "SET #state = :state, updated_at = :iso, reason = :reason"
+            )
+            values[":reason"] = _s(reason[:1000])
+        send_update["ExpressionAttributeValues"] = values
+        try:
+            if not msg_ids:
+                self.client.update_item(**send_update)
+                return True
+            items: list[Any] = [{"Update": send_update}]
+            for index, phone in enumerate(phones):
+                msg_id = msg_ids.get(phone)
+                if msg_id is None:
+                    continue
+                items.append(
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": {"pk": _s(f"TX#{ptid}"), "sk": _s(f"MSG#{msg_id}")},
+                            "UpdateExpression": (
+                                "SET phone = :phone, idx = :idx, submitted_at = :iso, "
+                                "expires_at = if_not_exists(expires_at, :exp)"
+                            ),
+                            "ExpressionAttributeValues": {
+                                ":phone": _s(phone),
+                                ":idx": _n(index),
+                                ":iso": _s(now_iso(now)),
+                                ":exp": self._expires(now),
+                            },
+                        }
+                    }
+                )
+            self.client.transact_write_items(TransactItems=items)
+            return True
+        except ClientError as exc:
+            code = _code(exc)
+            if code == "ConditionalCheckFailedException":
+                return False
+            if code == "TransactionCanceledException":
+                response = dict[str, Any](exc.response)
+                reasons: list[Any] = response.get("CancellationReasons", [])
+                if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                    return False
+            raise StorageError(code) from exc
+
+    def give_up_stale(self, ptid: str, old_claim: str, reason: str) -> bool:
+        """A claim older than the function's timeout: its invocation died mid-call, so the
+        platform may or may not have the message. It becomes `unknown`, never re-sent."""
+        return self.settle(ptid, old_claim, State.UNKNOWN, reason)
+
+    def reject_unsendable(self, ptid: str, source_id: str, reason: str) -> bool:
+        """Records why a queue body can never be sent, unless that id already names a send
+        (a broken copy must not overwrite a real send's record)."""
+        now = self._clock()
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={"pk": _s(f"TX#{ptid}"), "sk": _s(SEND_SK)},
+                UpdateExpression=(
+                    "SET #state = :rejected, reason = :reason, source_id = :source, "
+                    "phones = :none, attempts = :zero, created_at = :iso, updated_at = :iso, "
+                    "expires_at = :exp"
+                ),
+                ConditionExpression="attribute_not_exists(pk)",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={
+                    ":rejected": _s(State.REJECTED),
+                    ":reason": _s(reason[:1000]),
+                    ":source": _s(source_id),
+                    ":none": {"L": []},
+                    ":zero": _n(0),
+                    ":iso": _s(now_iso(now)),
+                    ":exp": self._expires(now),
+                },
+            )
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise StorageError(_code(exc)) from exc
+        return True
+
+    # -- reports -------------------------------------------------------------------------
+
+    def record_report(self, report: Report) -> bool:
+        """One conditional write per report, no read. Returns False for a repeat (already
+        stored: nothing changes)."""
+        now = self._clock()
+        key_base = f"TX#{report.p_transaction_id}"
+        try:
+            if report.type is ReportType.REPLY:
+                assert report.text is not None
+                digest = hashlib.sha256(report.text.encode()).hexdigest()[:32]
+                self.client.put_item(
+                    TableName=self.table,
+                    Item={
+                        "pk": _s(key_base),
+                        "sk": _s(f"MSG#{report.msg_id}#R#{digest}"),
+                        "text": _s(report.text),
+                        "received_at": _s(now_iso(now)),
+                        "expires_at": self._expires(now),
+                    },
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
+                return True
+            assert report.status is not None
+            attr = REPORT_ATTR[report.status]
+            values: dict[str, Any] = {":iso": _s(now_iso(now)), ":exp": self._expires(now)}
+            update = (
+                "SET #r = if_not_exists(#r, :iso), expires_at = if_not_exists(expires_at, :exp)"
+            )
+            condition = "attribute_not_exists(#r)"
+            if report.status_extended is not None:
+                # A late report may still fill in the detail (section E).
+                update += ", status_extended = :ext"
+                values[":ext"] = _s(report.status_extended)
+                condition += " OR attribute_not_exists(status_extended)"
+            self.client.update_item(
+                TableName=self.table,
+                Key={"pk": _s(key_base), "sk": _s(f"MSG#{report.msg_id}")},
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#r": attr},
+                ExpressionAttributeValues=values,
+            )
+            return True
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise StorageError(_code(exc)) from exc
+
+    # -- status --------------------------------------------------------------------------
+
+    def lifecycle(self, ptid: str) -> tuple[SendRecord, list[RecipientRecord]] | None:
+        """Everything about one send, in one Query (paged only past 1 MB)."""
+        send: SendRecord | None = None
+        recipients: dict[str, RecipientRecord] = {}
+        for item in self._query(f"TX#{ptid}"):
+            sk = item["sk"]["S"]
+            if sk == SEND_SK:
+                send = _send_record(ptid, item)
+            elif sk.startswith("MSG#"):
+                msg_id, _, reply = sk[4:].partition("#R#")
+                record = recipients.setdefault(msg_id, RecipientRecord(msg_id))
+                if reply:
+                    record.replies.append(Reply(item["text"]["S"], item["received_at"]["S"]))
+                else:
+                    _fill_recipient(record, item)
+        if send is None:
+            return None
+        ordered = sorted(
+            recipients.values(), key=lambda r: (r.index is None, r.index or 0, r.msg_id)
+        )
+        return send, ordered
+
+    def _query(self, pk: str) -> Iterator[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": _s(pk)},
+        }
+        try:
+            while True:
+                page = self.client.query(**kwargs)
+                yield from page.get("Items", [])
+                if "LastEvaluatedKey" not in page:
+                    return
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        except ClientError as exc:
+            raise StorageError(_code(exc)) from exc
+
+
+def _send_record(ptid: str, item: dict[str, Any]) -> SendRecord:
+    return SendRecord(
+        p_transaction_id=ptid,
+        state=item["state"]["S"],
+        reason=item.get("reason", {}).get("S"),
+        phones=tuple(p["S"] for p in item.get("phones", {}).get("L", [])),
+        kind=item.get("kind", {}).get("S"),
+        sms_parts=int(item["sms_parts"]["N"]) if "sms_parts" in item else None,
+        claimed_at=float(item["claimed_at"]["N"]) if "claimed_at" in item else None,
+        claim=item.get("claim", {}).get("S"),
+        attempts=int(item.get("attempts", {}).get("N", "0")),
+        created_at=item.get("created_at", {}).get("S"),
+        updated_at=item.get("updated_at", {}).get("S"),
+    )
+
+
+def _fill_recipient(record: RecipientRecord, item: dict[str, Any]) -> None:
+    record.phone = item.get("phone", {}).get("S")
+    record.index = int(item["idx"]["N"]) if "idx" in item else None
+    record.status_extended = item.get("status_extended", {}).get("S")
+    for name, value in item.items():
+        if name in ATTR_REPORT:
+            record.reported[ATTR_REPORT[name]] = value["S"]
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", "Unknown"))
+
+
+def change_visibility(queue_arn: str, receipt_handle: str, seconds: int) -> None:
+    """Keeps a message hidden for `seconds` (back-off without a tight retry loop)."""
+    sqs().change_message_visibility(
+        QueueUrl=queue_url(queue_arn), ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+    )
+
+
+@cache
+def queue_url(queue_arn: str) -> str:
+    _, _, _, _, account, name = queue_arn.split(":", 5)
+    return sqs().get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
