@@ -1,22 +1,86 @@
-"""Shared fixtures: emulated AWS (moto), the sandbox platform, the repo's paths."""
+"""Shared fixtures: emulated AWS (moto) built from template.yaml, the secret, the sandbox
+platform (messaggio_sandbox.pytest_plugin), the repo's paths."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 
-# pytest_plugins = ["messaggio_sandbox.pytest_plugin"]
+from messaggio_core.dal.clients import reset_clients
+from messaggio_core.dal.secrets import reset_secrets
+from messaggio_local.template import create_table
+
+pytest_plugins = ["messaggio_sandbox.pytest_plugin"]
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 VECTORS = Path(__file__).resolve().parent / "vectors" / "signature.json"
 SHARED_VECTORS = ROOT.parent / "shared" / "test-vectors" / "signature.json"
 
+REGION = "eu-west-1"
+TABLE = "messages-test"
+SECRET_ID = "messaggio/connector"
+LOGIN = "acme"
+SECRET_KEY = "s3cr3t-Key"
+CALLBACK_TOKEN = "cb-token-0123456789abcdef"
+
 
 @pytest.fixture(scope="session")
 def vectors() -> dict[str, Any]:
     data: dict[str, Any] = json.loads(VECTORS.read_text())
     return data
+
+
+def load_event(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return data
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A fresh emulated AWS account for one test; the product's cached clients forgotten."""
+    for name, value in {
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "POWERTOOLS_METRICS_NAMESPACE": "MessaggioConnectorTest",
+        "POWERTOOLS_SERVICE_NAME": "messaggio-connector",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    reset_clients()
+    reset_secrets()
+    with mock_aws():
+        yield
+    reset_clients()
+    reset_secrets()
+
+
+@pytest.fixture
+def table(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The messages table, created from template.yaml's own definition."""
+    create_table(boto3.client("dynamodb"), "MessagesTable", TABLE)
+    monkeypatch.setenv("MESSAGES_TABLE", TABLE)
+    monkeypatch.setenv("RETENTION_DAYS", "90")
+    return TABLE
+
+
+@pytest.fixture
+def secret(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
+    boto3.client("secretsmanager").create_secret(
+        Name=SECRET_ID,
+        SecretString=json.dumps(
+            {"login": LOGIN, "secret_key": SECRET_KEY, "callback_token": CALLBACK_TOKEN}
+        ),
+    )
+    monkeypatch.setenv("MESSAGGIO_SECRET_ID", SECRET_ID)
+    return SECRET_ID

@@ -1,4 +1,4 @@
-"""The one module that talks to AWS: the messages table, the secret, S3 and SQS.
+"""Sends, recipients and reports in the messages table.
 
 Table layout (one table, `pk` + `sk`, TTL on `expires_at`):
 
@@ -20,50 +20,21 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
 from typing import TYPE_CHECKING, Any, Final
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from messaggio_core.dal.clients import dynamodb
 from messaggio_core.protocol.reports import Report, ReportType, Status
 from messaggio_core.protocol.surface import State
 from messaggio_core.records import RecipientRecord, Reply, SendRecord
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_sqs import SQSClient
-
-# botocore's standard retry mode: exponential backoff with jitter on throttling and 5xx.
-AWS_CONFIG: Final = Config(
-    retries={"mode": "standard", "max_attempts": 3},
-    connect_timeout=2,
-    read_timeout=5,
-    tcp_keepalive=True,
-)
 
 SEND_SK: Final = "SEND"
 REPORT_ATTR: Final[dict[Status, str]] = {s: f"r_{s.value}" for s in Status}
 ATTR_REPORT: Final = {v: k for k, v in REPORT_ATTR.items()}
-
-
-@cache
-def dynamodb() -> DynamoDBClient:
-    """One client per container, made on first use (not at import: cold start)."""
-    return boto3.client("dynamodb", config=AWS_CONFIG)
-
-
-@cache
-def sqs() -> SQSClient:
-    return boto3.client("sqs", config=AWS_CONFIG)
-
-
-def reset_clients() -> None:
-    """Forget the clients (tests start a new emulated AWS for each test)."""
-    dynamodb.cache_clear()
-    sqs.cache_clear()
-    queue_url.cache_clear()
 
 
 def now_iso(epoch: float) -> str:
@@ -405,16 +376,3 @@ def _fill_recipient(record: RecipientRecord, item: dict[str, Any]) -> None:
 
 def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", "Unknown"))
-
-
-def change_visibility(queue_arn: str, receipt_handle: str, seconds: int) -> None:
-    """Keeps a message hidden for `seconds` (back-off without a tight retry loop)."""
-    sqs().change_message_visibility(
-        QueueUrl=queue_url(queue_arn), ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
-    )
-
-
-@cache
-def queue_url(queue_arn: str) -> str:
-    _, _, _, _, account, name = queue_arn.split(":", 5)
-    return sqs().get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]

@@ -1,0 +1,39 @@
+"""The platform credentials, from Secrets Manager through Powertools' parameters utility
+(cached in the container for `max_age` seconds, so a rotated secret is picked up)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Final
+
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from messaggio_core.dal.clients import AWS_CONFIG
+
+MAX_AGE_SECONDS: Final = 300
+
+
+class Credentials(BaseModel):
+    """Section G's secret: {"login", "secret_key", "callback_token"}."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    login: str = Field(min_length=1)
+    secret_key: SecretStr = Field(min_length=1)
+    callback_token: SecretStr = Field(min_length=16)
+
+
+@cache
+def _provider() -> SecretsProvider:
+    return SecretsProvider(boto_config=AWS_CONFIG)
+
+
+def credentials(secret_id: str) -> Credentials:
+    value = _provider().get(secret_id, transform="json", max_age=MAX_AGE_SECONDS)
+    return Credentials.model_validate(value)
+
+
+def reset_secrets() -> None:
+    """Forget the cached secret and its client (tests)."""
+    _provider.cache_clear()
