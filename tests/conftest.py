@@ -4,6 +4,7 @@ platform (messaggio_sandbox.pytest_plugin), the repo's paths."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,17 @@ from moto import mock_aws
 
 from messaggio_core.dal.clients import reset_clients
 from messaggio_core.dal.secrets import reset_secrets
+from messaggio_local.moto_atomic import make_dynamodb_atomic
 from messaggio_local.template import create_table
 
 pytest_plugins = ["messaggio_sandbox.pytest_plugin"]
+
+# Read by Powertools when a handler module is imported (at collection), as in the template.
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "MessaggioConnector")
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "messaggio-connector")
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-1")
+make_dynamodb_atomic()
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -50,9 +59,6 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_SESSION_TOKEN": "testing",
-        "POWERTOOLS_METRICS_NAMESPACE": "MessaggioConnectorTest",
-        "POWERTOOLS_SERVICE_NAME": "messaggio-connector",
-        "POWERTOOLS_TRACE_DISABLED": "true",
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)

@@ -1,0 +1,1 @@
+"""The sender: SQS send requests to signed submissions, exactly once."""

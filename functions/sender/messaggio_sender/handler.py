@@ -1,0 +1,131 @@
+"""SQS -> the platform. Thin: Powertools' async batch processor runs `sending.send` for each
+record of a batch concurrently, and returns the records to retry as batch item failures."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    AsyncBatchProcessor,
+    EventType,
+    async_process_partial_response,
+)
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from messaggio_core.client import PlatformClient, Timeouts
+from messaggio_core.dal.clients import change_visibility
+from messaggio_core.dal.messages import MessageStore
+from messaggio_core.dal.secrets import credentials
+from messaggio_core.pacing import Pacer
+from messaggio_sender.images import image_resolver
+from messaggio_sender.sending import Deps, Done, Result, send
+from messaggio_sender.settings import settings
+
+logger = Logger()
+metrics = Metrics()
+
+# Seconds kept free at the end of an invocation: no send starts closer than this to the
+# Lambda timeout, so no claim is left behind by a timeout that could be foreseen.
+SAFETY_SECONDS = 2.0
+
+METRIC = {
+    Result.SUBMITTED: "Submitted",
+    Result.REJECTED: "Rejected",
+    Result.RETRY: "Retried",
+    Result.ACCOUNT_PROBLEM: "AccountProblem",
+    Result.UNKNOWN: "Unknown",
+    Result.DUPLICATE: "Duplicate",
+    Result.IN_FLIGHT: "InFlight",
+}
+
+
+class RetryLater(Exception):
+    """Marks a record as a batch item failure: SQS hands it out again later."""
+
+
+class AccountBlocked(Exception):
+    """Every record of the batch hit an account problem (-2, -5): the invocation fails, so
+    Lambda's SQS poller backs off instead of hammering the platform."""
+
+
+@cache
+def deps() -> Deps:
+    """Built on the first invocation and kept for the container's life (warm starts)."""
+    config = settings()
+    return Deps(
+        store=MessageStore(config.table, config.retention_days),
+        client=PlatformClient(
+            config.send_url,
+            config.media_url,
+            Timeouts(config.connect_timeout, config.read_timeout),
+            pool=config.workers,
+        ),
+        pacer=Pacer(config.share),
+        images=image_resolver(config),
+        credentials=lambda: credentials(config.secret_id),
+        executor=ThreadPoolExecutor(config.workers, thread_name_prefix="send"),
+        claim_stale_after=config.claim_stale_after,
+    )
+
+
+def report(done: Done) -> None:
+    """One log line and one metric per record; never a phone number or a text."""
+    metrics.add_metric(name=METRIC[done.result], unit=MetricUnit.Count, value=1)
+    fields = {
+        "correlation_id": done.p_transaction_id,
+        "result": done.result.value,
+        "reason": done.reason,
+        "kind": done.kind,
+        "recipients": done.recipients,
+    }
+    if done.result in (Result.ACCOUNT_PROBLEM, Result.UNKNOWN):
+        logger.error("send needs attention", extra=fields)
+    elif done.result is Result.REJECTED:
+        logger.warning("send rejected", extra=fields)
+    else:
+        logger.info("send processed", extra=fields)
+    for warning in done.warnings:
+        logger.warning(warning, extra={"correlation_id": done.p_transaction_id})
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    dependencies = deps()
+    dependencies.credentials()  # fetched (or served from cache) once, before the batch
+    deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - SAFETY_SECONDS
+    backoff = settings().account_backoff
+
+    results: list[Result] = []
+
+    async def handle(record: SQSRecord) -> str:
+        done = await send(record.body, record.message_id, dependencies, deadline)
+        results.append(done.result)
+        report(done)
+        if done.result is Result.ACCOUNT_PROBLEM and backoff:
+            # Not again in a tight loop: the message stays hidden for the back-off.
+            try:
+                change_visibility(record.event_source_arn, record.receipt_handle, backoff)
+            except Exception:
+                logger.exception("could not extend the message's visibility")
+        if done.result.retried:
+            raise RetryLater(done.result.value)
+        return done.result.value
+
+    # A processor per invocation: it holds the batch's records and results. A batch whose
+    # every record is retried is an answer like any other, not an invocation error...
+    processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    answer = async_process_partial_response(
+        event=event, record_handler=handle, processor=processor, context=context
+    )
+    # ...except when the account itself is blocked.
+    if results and all(r is Result.ACCOUNT_PROBLEM for r in results):
+        raise AccountBlocked(f"{len(results)} records hit an account problem")
+    return answer

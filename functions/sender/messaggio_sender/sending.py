@@ -1,0 +1,215 @@
+"""One send request, from queue body to recorded outcome: the sender's domain logic.
+
+Exactly once to the platform: the send's own record is claimed by a conditional write just
+before the call; a copy that finds it claimed or finished never calls the platform. An
+answer that was lost is recorded `unknown` and never re-sent blindly; reports (which carry
+`p_transaction_id`) settle each recipient later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import secrets
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from messaggio_core.client import PlatformClient
+from messaggio_core.dal.messages import Claimed, MessageStore, SendMeta
+from messaggio_core.dal.secrets import Credentials
+from messaggio_core.pacing import Pacer
+from messaggio_core.protocol.answer import Outcome
+from messaggio_core.protocol.send import (
+    TRANSACTION_ID_PATTERN,
+    InvalidSendRequest,
+    Message,
+    S3Ref,
+    parse_message,
+)
+from messaggio_core.protocol.surface import State
+
+
+class Result(StrEnum):
+    """What became of one record; the handler turns it into a metric and a batch answer."""
+
+    SUBMITTED = "submitted"
+    REJECTED = "rejected"  # never sent, or refused for good: not retried
+    RETRY = "retried"  # nothing was sent (or the platform asked to repeat): tried again later
+    ACCOUNT_PROBLEM = "account_problem"  # -2, -5: kept, backed off, alarmed
+    UNKNOWN = "unknown"  # the answer was lost: not re-sent, settled by reports
+    DUPLICATE = "duplicate"  # already sent or settled by another copy: nothing to do
+    IN_FLIGHT = "in_flight"  # another invocation is sending it right now: look again later
+
+    @property
+    def retried(self) -> bool:
+        return self in (Result.RETRY, Result.ACCOUNT_PROBLEM, Result.IN_FLIGHT)
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    result: Result
+    p_transaction_id: str
+    reason: str | None = None
+    kind: str | None = None
+    recipients: int = 0
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ImageResolution:
+    image_id: str | None = None
+    refused: str | None = None  # permanent: the image can never be sent
+    unavailable: str | None = None  # transient: try again later
+
+
+class ImageResolver(Protocol):
+    def resolve(self, ref: S3Ref) -> ImageResolution: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Deps:
+    store: MessageStore
+    client: PlatformClient
+    pacer: Pacer
+    images: ImageResolver
+    credentials: Callable[[], Credentials]
+    executor: Executor
+    claim_stale_after: float
+    clock: Callable[[], float] = time.time
+
+
+# [ours] a reason stored or logged never carries something that looks like a phone number.
+_DIGITS = re.compile(r"\d{7,}")
+
+
+def redact(text: str) -> str:
+    return _DIGITS.sub("<digits>", text)
+
+
+async def send(body: str, message_id: str, deps: Deps, deadline: float) -> Done:
+    """Takes one queue body through validation, image, pacing, claim, submit, record.
+
+    `deadline` (time.monotonic) is when the invocation must stop starting new sends, so a
+    claim is never left behind by a Lambda timeout that could have been foreseen.
+    """
+    try:
+        message = parse_message(body, fallback_id=message_id)
+    except InvalidSendRequest as exc:
+        ptid = _best_effort_id(body, message_id)
+        reason = redact(str(exc))
+        await _run(deps, deps.store.reject_unsendable, ptid, message_id, reason)
+        return Done(Result.REJECTED, ptid, reason)
+
+    ptid = message.p_transaction_id
+    image_id: str | None = None
+    if message.image is not None:
+        resolution = await _run(deps, deps.images.resolve, message.image)
+        if resolution.unavailable is not None:
+            return _done(message, Result.RETRY, f"image: {resolution.unavailable}")
+        if resolution.refused is not None:
+            return await _refuse(deps, message, message_id, f"image: {resolution.refused}")
+        image_id = resolution.image_id
+
+    if time.monotonic() + 0.5 >= deadline:
+        return _done(message, Result.RETRY, "no time left in this invocation")
+    await deps.pacer.acquire(len(message.recipients))
+    if time.monotonic() >= deadline:
+        return _done(message, Result.RETRY, "no time left in this invocation")
+
+    claim = await _claim(deps, message, message_id)
+    if not isinstance(claim, Claimed):
+        return claim
+    creds = deps.credentials()
+    form = message.form(creds.login, creds.secret_key.get_secret_value(), image_id)
+    answer = await _run(deps, deps.client.submit, form, message.recipients)
+    reason = redact(answer.reason)
+    outcome = answer.outcome
+    state, result = {
+        Outcome.SUBMITTED: (State.SUBMITTED, Result.SUBMITTED),
+        Outcome.REJECTED: (State.REJECTED, Result.REJECTED),
+        Outcome.TRANSIENT: (State.PENDING, Result.RETRY),
+        Outcome.ACCOUNT_PROBLEM: (State.PENDING, Result.ACCOUNT_PROBLEM),
+        Outcome.UNKNOWN: (State.UNKNOWN, Result.UNKNOWN),
+    }[outcome]
+    await _run(
+        deps,
+        lambda: deps.store.settle(
+            ptid,
+            claim.claim,
+            state,
+            None if outcome is Outcome.SUBMITTED and not _incomplete(answer.reason) else reason,
+            msg_ids=answer.msg_ids,
+            phones=tuple(message.recipients),
+        ),
+    )
+    return _done(message, result, reason)
+
+
+async def _claim(deps: Deps, message: Message, source_id: str) -> Claimed | Done:
+    ptid = message.p_transaction_id
+    meta = SendMeta(
+        kind=message.kind.value,
+        sending_method=message.body.sending_method,
+        phones=tuple(message.recipients),
+        sms_parts=message.sms.parts if message.sms is not None else None,
+        source_id=source_id,
+    )
+    taken = await _run(deps, deps.store.claim, ptid, secrets.token_hex(8), meta)
+    if isinstance(taken, Claimed):
+        return taken
+    if taken.state != State.SENDING:
+        return _done(message, Result.DUPLICATE, f"already {taken.state}")
+    age = deps.clock() - (taken.claimed_at or 0.0)
+    if age < deps.claim_stale_after or taken.claim is None:
+        return _done(message, Result.IN_FLIGHT, "another invocation is sending it")
+    reason = "the invocation sending it stopped before the answer arrived"
+    await _run(deps, deps.store.give_up_stale, ptid, taken.claim, reason)
+    return _done(message, Result.UNKNOWN, reason)
+
+
+async def _refuse(deps: Deps, message: Message, source_id: str, reason: str) -> Done:
+    """Records a permanent refusal through the same claim, so it cannot overwrite a send."""
+    claim = await _claim(deps, message, source_id)
+    if not isinstance(claim, Claimed):
+        return claim
+    await _run(
+        deps, deps.store.settle, message.p_transaction_id, claim.claim, State.REJECTED, reason
+    )
+    return _done(message, Result.REJECTED, reason)
+
+
+def _done(message: Message, result: Result, reason: str | None) -> Done:
+    return Done(
+        result,
+        message.p_transaction_id,
+        reason,
+        kind=message.kind.value,
+        recipients=len(message.recipients),
+        warnings=message.warnings,
+    )
+
+
+def _incomplete(reason: str) -> bool:
+    return "without msg_id" in reason
+
+
+def _best_effort_id(body: str, message_id: str) -> str:
+    """Where to record a body that cannot be sent: its own id if it has a usable one."""
+    try:
+        data = json.loads(body)
+    except (ValueError, TypeError):
+        return message_id
+    value = data.get("p_transaction_id") if isinstance(data, dict) else None
+    if isinstance(value, str) and TRANSACTION_ID_PATTERN.fullmatch(value):
+        return value
+    return message_id
+
+
+async def _run[T](deps: Deps, fn: Callable[..., T], *args: object) -> T:
+    """Blocking I/O (boto3, requests) off the event loop, on the shared thread pool."""
+    return await asyncio.get_running_loop().run_in_executor(deps.executor, fn, *args)
