@@ -7,7 +7,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import boto3
 import pytest
@@ -32,7 +32,7 @@ EVENTS = ROOT / "events"
 VECTORS = Path(__file__).resolve().parent / "vectors" / "signature.json"
 SHARED_VECTORS = ROOT.parent / "shared" / "test-vectors" / "signature.json"
 
-REGION = "eu-west-1"
+REGION: Final = "eu-west-1"
 TABLE = "messages-test"
 SECRET_ID = "messaggio/connector"
 LOGIN = "acme"
@@ -90,3 +90,20 @@ def secret(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
     )
     monkeypatch.setenv("MESSAGGIO_SECRET_ID", SECRET_ID)
     return SECRET_ID
+
+
+MEDIA_BUCKET = "messaggio-connector-media-123456789012"
+
+
+@pytest.fixture
+def media_bucket(aws: None) -> str:
+    boto3.client("s3").create_bucket(
+        Bucket=MEDIA_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    return MEDIA_BUCKET
+
+
+def png(seed: int = 0, size: int = 1024) -> bytes:
+    """A PNG by its magic bytes (what the platform and the sandbox check), unique per seed."""
+    head = b"\x89PNG\r\n\x1a\n" + seed.to_bytes(8, "big")
+    return head + bytes((seed + i) % 256 for i in range(size - len(head)))

@@ -21,10 +21,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from messaggio_core.client import PlatformClient, Timeouts
 from messaggio_core.dal.clients import change_visibility
+from messaggio_core.dal.media import MediaStore
 from messaggio_core.dal.messages import MessageStore
-from messaggio_core.dal.secrets import credentials
+from messaggio_core.dal.secrets import Credentials, credentials
+from messaggio_core.images import ImageCache
 from messaggio_core.pacing import Pacer
-from messaggio_sender.images import image_resolver
 from messaggio_sender.sending import Deps, Done, Result, send
 from messaggio_sender.settings import settings
 
@@ -59,17 +60,28 @@ class AccountBlocked(Exception):
 def deps() -> Deps:
     """Built on the first invocation and kept for the container's life (warm starts)."""
     config = settings()
+    client = PlatformClient(
+        config.send_url,
+        config.media_url,
+        Timeouts(config.connect_timeout, config.read_timeout),
+        pool=config.workers,
+    )
+
+    def creds() -> Credentials:
+        return credentials(config.secret_id)
+
     return Deps(
         store=MessageStore(config.table, config.retention_days),
-        client=PlatformClient(
-            config.send_url,
-            config.media_url,
-            Timeouts(config.connect_timeout, config.read_timeout),
-            pool=config.workers,
-        ),
+        client=client,
         pacer=Pacer(config.share),
-        images=image_resolver(config),
-        credentials=lambda: credentials(config.secret_id),
+        # `image: s3://...` resolves through the media function's own cache and uploader.
+        images=ImageCache(
+            MediaStore(config.table, config.retention_days),
+            client,
+            creds,
+            max_age_days=config.media_max_age_days,
+        ),
+        credentials=creds,
         executor=ThreadPoolExecutor(config.workers, thread_name_prefix="send"),
         claim_stale_after=config.claim_stale_after,
     )

@@ -22,6 +22,7 @@ from typing import Protocol
 from messaggio_core.client import PlatformClient
 from messaggio_core.dal.messages import Claimed, MessageStore, SendMeta
 from messaggio_core.dal.secrets import Credentials
+from messaggio_core.images import ImageResolution
 from messaggio_core.pacing import Pacer
 from messaggio_core.protocol.answer import Outcome
 from messaggio_core.protocol.send import (
@@ -58,13 +59,6 @@ class Done:
     kind: str | None = None
     recipients: int = 0
     warnings: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class ImageResolution:
-    image_id: str | None = None
-    refused: str | None = None  # permanent: the image can never be sent
-    unavailable: str | None = None  # transient: try again later
 
 
 class ImageResolver(Protocol):

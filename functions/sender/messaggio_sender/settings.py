@@ -36,6 +36,8 @@ class SenderSettings(BaseModel):
     account_backoff: int = Field(default=300, ge=0, le=43_200)
     connect_timeout: float = Field(default=3.05, gt=0)
     read_timeout: float = Field(default=10.0, gt=0)
+    # Uploaded images older than this are uploaded again (None: an image_id stays valid).
+    media_max_age_days: float | None = Field(default=None, gt=0)
     # Requests of one batch in flight at once (and the HTTP pool size).
     workers: int = Field(default=16, ge=1, le=64)
 
@@ -57,6 +59,7 @@ ENV = {
     "connect_timeout": "PLATFORM_CONNECT_TIMEOUT",
     "read_timeout": "PLATFORM_READ_TIMEOUT",
     "workers": "SENDER_WORKERS",
+    "media_max_age_days": "MEDIA_MAX_AGE_DAYS",
 }
 
 

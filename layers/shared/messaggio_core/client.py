@@ -46,7 +46,11 @@ class PlatformClient:
     """Talks to the send and media URLs. Thread-safe: one Session, a pool per host."""
 
     def __init__(
-        self, send_url: str, media_url: str, timeouts: Timeouts | None = None, pool: int = 16
+        self,
+        send_url: str | None,
+        media_url: str | None,
+        timeouts: Timeouts | None = None,
+        pool: int = 16,
     ) -> None:
         self.send_url = send_url
         self.media_url = media_url
@@ -74,6 +78,8 @@ class PlatformClient:
 
     def submit(self, form: Sequence[tuple[str, bytes]], phones: list[str]) -> SendAnswer:
         """POSTs one send request (section A) and reads its answer (section D)."""
+        if self.send_url is None:
+            raise ValueError("this client has no send URL")
         try:
             response = self.session.post(
                 self.send_url,
@@ -110,6 +116,8 @@ class PlatformClient:
         An upload is safe to repeat (it only costs a second image_id), so every failure that
         is not the platform's own refusal is UNREADABLE, i.e. retried.
         """
+        if self.media_url is None:
+            raise ValueError("this client has no media URL")
         body = MultipartBody(
             {"login": login, "sign": sign}, ("image", filename, content_type, file, size)
         )

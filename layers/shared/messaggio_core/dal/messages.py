@@ -19,12 +19,15 @@ import hashlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import ClientError
 
 from messaggio_core.dal.clients import dynamodb
+from messaggio_core.dal.common import StorageError, now_iso
+from messaggio_core.dal.common import code as _code
+from messaggio_core.dal.common import n as _n
+from messaggio_core.dal.common import s as _s
 from messaggio_core.protocol.reports import Report, ReportType, Status
 from messaggio_core.protocol.surface import State
 from messaggio_core.records import RecipientRecord, Reply, SendRecord
@@ -35,22 +38,6 @@ if TYPE_CHECKING:
 SEND_SK: Final = "SEND"
 REPORT_ATTR: Final[dict[Status, str]] = {s: f"r_{s.value}" for s in Status}
 ATTR_REPORT: Final = {v: k for k, v in REPORT_ATTR.items()}
-
-
-def now_iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
-
-
-def _s(value: str) -> dict[str, Any]:
-    return {"S": value}
-
-
-def _n(value: float) -> dict[str, Any]:
-    return {"N": repr(value) if isinstance(value, float) else str(value)}
-
-
-class StorageError(Exception):
-    """The table could not be written or read (throttled, down): the caller retries."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,7 +359,3 @@ def _fill_recipient(record: RecipientRecord, item: dict[str, Any]) -> None:
     for name, value in item.items():
         if name in ATTR_REPORT:
             record.reported[ATTR_REPORT[name]] = value["S"]
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", "Unknown"))

@@ -1,0 +1,88 @@
+"""S3 notifications through SQS -> images uploaded once. Thin: parse, upload, report."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from messaggio_core.client import PlatformClient, Timeouts
+from messaggio_core.dal.media import MediaStore
+from messaggio_core.dal.secrets import Credentials, credentials
+from messaggio_core.images import ImageCache
+from messaggio_media.settings import settings
+from messaggio_media.uploads import BadNotification, Upload, objects, upload
+
+logger = Logger()
+metrics = Metrics()
+
+METRIC = {
+    Upload.UPLOADED: "MediaUploaded",
+    Upload.CACHED: "MediaCached",
+    Upload.REFUSED: "MediaRefused",
+    Upload.RETRY: "MediaRetried",
+}
+
+
+class RetryLater(Exception):
+    """Marks a record as a batch item failure: SQS hands it out again later."""
+
+
+@cache
+def image_cache() -> ImageCache:
+    config = settings()
+
+    def creds() -> Credentials:
+        return credentials(config.secret_id)
+
+    return ImageCache(
+        MediaStore(config.table, config.retention_days),
+        PlatformClient(
+            None, config.media_url, Timeouts(config.connect_timeout, config.read_timeout)
+        ),
+        creds,
+        max_age_days=config.media_max_age_days,
+    )
+
+
+def handle(record: SQSRecord) -> None:
+    try:
+        refs = objects(record.body)
+    except BadNotification as exc:
+        logger.warning("not an S3 notification", extra={"reason": str(exc)})
+        metrics.add_metric(name="MediaRefused", unit=MetricUnit.Count, value=1)
+        return
+    if not refs:
+        metrics.add_metric(name="MediaIgnored", unit=MetricUnit.Count, value=1)
+    retry = []
+    for ref in refs:
+        result = upload(image_cache(), ref)
+        metrics.add_metric(name=METRIC[result.result], unit=MetricUnit.Count, value=1)
+        fields = {"object": str(ref), "result": result.result.value, "reason": result.reason}
+        if result.result is Upload.REFUSED:
+            logger.warning("image refused", extra=fields)
+        else:
+            logger.info("image processed", extra=fields)
+        if result.result is Upload.RETRY:
+            retry.append(str(ref))
+    if retry:
+        raise RetryLater(", ".join(retry))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    return process_partial_response(
+        event=event, record_handler=handle, processor=processor, context=context
+    )
