@@ -10,7 +10,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-west-1
 FUNCTION_PATHS := layers/shared:functions/sender:functions/callbacks:functions/media:devtools
 
-.PHONY: venv lock lint typecheck unit template build test sandbox clean
+.PHONY: venv lock lint typecheck unit template build test sandbox demo up clean
 
 venv: $(STAMP)
 
@@ -42,9 +42,17 @@ template: venv
 # The one test command (README and .ci/run call exactly this).
 test: lint typecheck unit template
 
+# The whole product locally (moto + the sandbox platform): one send of each kind, a table.
+demo: venv
+	PYTHONPATH=$(FUNCTION_PATHS) $(BIN)/python -m messaggio_local demo
+
+# The same, kept running for manual use (python -m messaggio_local send/status).
+up: venv
+	PYTHONPATH=$(FUNCTION_PATHS) $(BIN)/python -m messaggio_local up
+
 # The sandbox platform, standalone (see README).
 sandbox: venv
 	PYTHONPATH=$(FUNCTION_PATHS) $(BIN)/python -m messaggio_sandbox --port 8401
 
 clean:
-	rm -rf .aws-sam .mypy_cache .pytest_cache .ruff_cache
+	rm -rf .aws-sam .mypy_cache .pytest_cache .ruff_cache local-*.log .local-stack.json

@@ -81,6 +81,9 @@ def _recipient(phone: str | None, record: RecipientRecord | None) -> dict[str, A
         "msg_id": record.msg_id,
         "status": record.status.value,
         "status_extended": record.status_extended,
-        "reported": {s.value: at for s, at in sorted(record.reported.items())},
+        # in the order they arrived (the status itself never depends on that order)
+        "reported": {
+            s.value: at for s, at in sorted(record.reported.items(), key=lambda i: (i[1], i[0]))
+        },
         "replies": [{"text": r.text, "received_at": r.received_at} for r in replies],
     }

@@ -1,0 +1,230 @@
+"""`make demo`: one send of each kind through the whole local product, and a table of each
+send's lifecycle read back through GET /messages/{id}."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, TextIO
+
+import boto3
+import requests
+
+from messaggio_local.stack import LocalStack
+from messaggio_sandbox import Scenario
+
+IMAGE_KEY = "promo/winter-sale.png"
+
+
+def png() -> bytes:
+    """A small picture the platform accepts (it checks the PNG signature)."""
+    return b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
+
+
+def sends(bucket: str) -> list[tuple[dict[str, Any], dict[str, Scenario], str]]:
+    """(queue body, scenario per phone, what the reader should see)."""
+    image = f"s3://{bucket}/{IMAGE_KEY}"
+    return [
+        (
+            {
+                "sending_method": "viber",
+                "from": "MyShop",
+                "phone": ["380501234567", "380671112233"],
+                "txt": "Your order 1042 has shipped",
+                "p_transaction_id": "demo-text",
+            },
+            {
+                "380501234567": Scenario.reply("Thanks! When will it arrive?"),
+                "380671112233": Scenario.seen(),
+            },
+            "text to two recipients: one replies",
+        ),
+        (
+            {
+                "sending_method": "viber",
+                "from": "MyShop",
+                "phone": ["380931234567"],
+                "image": image,
+                "p_transaction_id": "demo-picture",
+            },
+            {"380931234567": Scenario.seen()},
+            "picture by s3:// reference (uploaded once by the media function)",
+        ),
+        (
+            {
+                "sending_method": "viber",
+                "from": "MyShop",
+                "phone": ["380501112233"],
+                "txt": "Track your parcel",
+                "button_text": "Track",
+                "button_link": "https://shop.example/track/1042",
+                "p_transaction_id": "demo-button",
+            },
+            {"380501112233": Scenario.buffered_then_delivered()},
+            "text + button: buffered, then delivered",
+        ),
+        (
+            {
+                "sending_method": "viber",
+                "from": "MyShop",
+                "phone": ["380631112233"],
+                "txt": "Winter sale: -20%",
+                "image": image,
+                "button_text": "Shop now",
+                "button_link": "https://shop.example/sale",
+                "p_transaction_id": "demo-full",
+            },
+            {"380631112233": Scenario.reply("Is size M in stock?")},
+            "text + picture + button, same image: no second upload",
+        ),
+        (
+            {
+                "sending_method": "sms",
+                "from": "MyShop",
+                "phone": ["79031234567"],
+                "txt": "Ваш код: 5521",
+                "charset": "CP1251",
+                "p_transaction_id": "demo-sms",
+            },
+            {"79031234567": Scenario.delivered()},
+            "SMS in CP1251 (standard numeric report)",
+        ),
+        (
+            {
+                "sending_method": "viber",
+                "from": "MyShop",
+                "phone": ["380971112233"],
+                "txt": "Замовлення 1042 відправлено 🎉",
+                "expiry_txt": "Order 1042 shipped",
+                "dlr_timeout": 600,
+                "p_transaction_id": "demo-fallback",
+            },
+            {"380971112233": Scenario.fallback("VIBER_USER_NOT_FOUND")},
+            "Viber fails (no app), the SMS fallback delivers",
+        ),
+        (
+            {
+                "sending_method": "viber",
+                "from": "MyShop",
+                "phone": ["+380501234567"],
+                "txt": "hi",
+                "colour": "red",
+                "p_transaction_id": "demo-broken",
+            },
+            {},
+            "a broken request: rejected, never sent",
+        ),
+    ]
+
+
+FINAL = {
+    "demo-text": ("submitted", ["seen", "seen"], 1),
+    "demo-picture": ("submitted", ["seen"], 0),
+    "demo-button": ("submitted", ["delivered"], 0),
+    "demo-full": ("submitted", ["seen"], 1),
+    "demo-sms": ("submitted", ["delivered"], 0),
+    "demo-fallback": ("submitted", ["delivered"], 0),
+    "demo-broken": ("rejected", [], 0),
+}
+
+
+def mask(phone: str | None) -> str:
+    return "—" if not phone else f"{phone[:5]}•••{phone[-2:]}"
+
+
+def settled(view: dict[str, Any]) -> bool:
+    state, statuses, replies = FINAL[view["p_transaction_id"]]
+    recipients = view["recipients"]
+    got = [r["status"] for r in recipients if r["msg_id"]]
+    return (
+        view["state"] == state
+        and sorted(got) == sorted(statuses)
+        and sum(len(r["replies"]) for r in recipients) == replies
+    )
+
+
+def run(out: TextIO, timeout: float = 45.0) -> bool:
+    started = time.monotonic()
+    with LocalStack(log=lambda line: print(f"  ! {line}", file=out)) as stack:
+        assert stack.sandbox is not None
+        bucket = stack.output("MediaBucket")
+        queue = stack.output("SendQueue")
+        print(f"Local stack up: AWS at {stack.aws_endpoint}, API at {stack.api_url}", file=out)
+        print(f"Platform: sandbox at {stack.sandbox.url}\n", file=out)
+        boto3.client("s3").put_object(Bucket=bucket, Key=IMAGE_KEY, Body=png())
+        _wait(lambda: bool(stack.sandbox and stack.sandbox.uploads()), 15)
+        sqs = boto3.client("sqs")
+        plan = sends(bucket)
+        for body, scenarios, _ in plan:
+            for phone, scenario in scenarios.items():
+                stack.sandbox.scenario_for(phone, scenario)
+            sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(body, ensure_ascii=False))
+        views: dict[str, dict[str, Any]] = {}
+
+        def all_settled() -> bool:
+            for body, _, _ in plan:
+                ptid = body["p_transaction_id"]
+                answer = requests.get(f"{stack.api_url}/v1/messages/{ptid}", timeout=5)
+                if answer.status_code == 200:
+                    views[ptid] = answer.json()
+            return len(views) == len(plan) and all(settled(v) for v in views.values())
+
+        ok = _wait(all_settled, timeout)
+        _table(out, plan, views)
+        uploads = len(stack.sandbox.uploads())
+        print(
+            f"\n{len(stack.sandbox.sends())} sends reached the platform, {uploads} image "
+            f"upload(s), {len(stack.sandbox.report_log)} reports delivered to the callback "
+            f"route; {time.monotonic() - started:.1f} s.",
+            file=out,
+        )
+        print(
+            "Every send settled as expected." if ok else "NOT every send settled in time.", file=out
+        )
+        return ok
+
+
+def _wait(check: Any, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.3)
+    return bool(check())
+
+
+def _table(out: TextIO, plan: list[Any], views: dict[str, dict[str, Any]]) -> None:
+    rows = [("send", "state", "recipient", "status", "detail", "replies")]
+    for body, _, what in plan:
+        ptid = body["p_transaction_id"]
+        view = views.get(ptid)
+        if view is None:
+            rows.append((ptid, "(not found)", "", "", "", ""))
+            continue
+        recipients = view["recipients"] or [{}]
+        for i, r in enumerate(recipients):
+            reported = " → ".join(r.get("reported", {}))
+            if r.get("status_extended"):
+                reported += f" ({r['status_extended']})"
+            detail = (view["reason"] or "")[:48] if view["state"] != "submitted" else ""
+            rows.append(
+                (
+                    ptid if i == 0 else "",
+                    view["state"] if i == 0 else "",
+                    mask(r.get("phone")),
+                    r.get("status") or "—",
+                    detail if detail else reported,
+                    "; ".join(f'"{x["text"]}"' for x in r.get("replies", [])),
+                )
+            )
+        rows.append(("", f"  ({what})", "", "", "", ""))
+    widths = [max(len(str(row[i])) for row in rows if row[0] or i == 0) for i in range(6)]
+    for n, row in enumerate(rows):
+        if row[1].startswith("  ("):
+            print(f"  {row[1].strip()}", file=out)
+            continue
+        print(
+            "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip(), file=out
+        )
+        if n == 0:
+            print("  ".join("-" * w for w in widths), file=out)

@@ -1,0 +1,21 @@
+"""A local stand-in for the Messaggio platform (protocol.md sections A-F), for tests and demos.
+
+An independent implementation of the wire contract: it shares no code with the connector, so
+a bug in the connector's signing or parsing cannot hide behind the same bug here.
+"""
+
+from .checks import send_signature, upload_signature
+from .faults import Fault
+from .reports import ReportAttempt, Scenario
+from .server import RecordedRequest, SandboxPlatform, SentMessage
+
+__all__ = [
+    "Fault",
+    "RecordedRequest",
+    "ReportAttempt",
+    "SandboxPlatform",
+    "Scenario",
+    "SentMessage",
+    "send_signature",
+    "upload_signature",
+]

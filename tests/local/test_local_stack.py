@@ -1,0 +1,153 @@
+"""The local stack as a user runs it: a subprocess, reached only through SQS, S3 and HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import requests
+
+from tests.conftest import ROOT, png
+
+pytestmark = pytest.mark.slow
+
+
+def up(tmp: Path, *extra: str) -> Iterator[dict[str, str]]:
+    state = tmp / "stack.json"
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("layers/shared", "devtools")),
+    }
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        env.pop(name, None)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "messaggio_local",
+            "up",
+            "--api-port",
+            "0",
+            "--aws-port",
+            "0",
+            "--state",
+            str(state),
+            "--visibility",
+            "1",
+            *extra,
+        ],
+        cwd=tmp,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not state.exists():
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            assert time.monotonic() < deadline, "the stack did not come up"
+            time.sleep(0.2)
+        yield json.loads(state.read_text())
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=30)
+        assert process.returncode == 0, out
+        assert "stopped" in out
+        assert not state.exists()
+
+
+def client(name: Any, stack: dict[str, str]) -> Any:
+    return boto3.client(
+        name,
+        endpoint_url=stack["aws_endpoint_url"],
+        region_name="eu-west-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+
+
+def wait(check: Callable[[], Any], timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := check():
+            return value
+        time.sleep(0.3)
+    raise AssertionError("timed out")
+
+
+def test_full_lifecycle_through_public_interfaces(tmp_path: Path) -> None:
+    for stack in up(tmp_path):
+        client("s3", stack).put_object(Bucket=stack["media_bucket"], Key="a.png", Body=png(42))
+        body = {
+            "sending_method": "viber",
+            "from": "MyShop",
+            "phone": ["380501234567"],
+            "txt": "Hello",
+            "image": f"s3://{stack['media_bucket']}/a.png",
+            "button_text": "Go",
+            "button_link": "https://x.example",
+            "p_transaction_id": "e2e-1",
+        }
+        client("sqs", stack).send_message(
+            QueueUrl=stack["send_queue_url"], MessageBody=json.dumps(body)
+        )
+
+        def delivered(stack: dict[str, str] = stack) -> dict[str, Any] | None:
+            answer = requests.get(f"{stack['api_url']}/messages/e2e-1", timeout=5)
+            if answer.status_code != 200:
+                return None
+            view: dict[str, Any] = answer.json()
+            recipients = view["recipients"]
+            return view if recipients and recipients[0]["status"] == "delivered" else None
+
+        view = wait(delivered)
+        assert view["state"] == "submitted" and view["kind"] == "text+picture+button"
+        assert view["recipients"][0]["msg_id"]
+        # a forged report through the same public route is refused, and changes nothing
+        forged = stack["callback_url"].rsplit("/", 1)[0] + "/wrong-token"
+        answer = requests.post(
+            forged, data={"msg_id": "x", "p_transaction_id": "e2e-1", "status": "0"}, timeout=5
+        )
+        assert answer.status_code == 403
+        missing = requests.get(f"{stack['api_url']}/messages/nope", timeout=5)
+        assert missing.status_code == 404
+
+
+def test_a_send_that_keeps_failing_ends_in_the_dead_letter_queue(tmp_path: Path) -> None:
+    dead = "http://127.0.0.1:9/send"  # nothing listens: every try is "not sent", retried
+    for stack in up(tmp_path, "--send-url", dead, "--param", "SendMaxReceiveCount=2"):
+        sqs = client("sqs", stack)
+        sqs.send_message(
+            QueueUrl=stack["send_queue_url"],
+            MessageBody=json.dumps(
+                {
+                    "sending_method": "sms",
+                    "from": "MyShop",
+                    "phone": ["380501234567"],
+                    "txt": "Hello",
+                    "p_transaction_id": "e2e-dlq",
+                }
+            ),
+        )
+
+        def in_dlq(sqs: Any = sqs, stack: dict[str, str] = stack) -> list[Any]:
+            got = sqs.receive_message(
+                QueueUrl=stack["dead_letter_queue_url"], WaitTimeSeconds=1
+            ).get("Messages", [])
+            return list(got)
+
+        (message,) = wait(in_dlq)
+        assert json.loads(message["Body"])["p_transaction_id"] == "e2e-dlq"
+        view = requests.get(f"{stack['api_url']}/messages/e2e-dlq", timeout=5).json()
+        assert view["state"] == "pending" and view["attempts"] == 2
+        assert "not sent" in view["reason"]
