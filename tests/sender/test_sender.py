@@ -242,12 +242,16 @@ def test_a_batch_that_is_all_retried_is_an_answer_not_an_error(sender: Sender) -
     assert sorted(sender.invoke(event)) == sorted(r["messageId"] for r in event["Records"])
 
 
-def test_no_time_left_means_not_claimed_and_retried(sender: Sender) -> None:
+@pytest.mark.parametrize("remaining_ms", [1500, 3400])
+def test_no_time_left_means_not_claimed_and_retried(sender: Sender, remaining_ms: int) -> None:
+    """3.4 s left: past the 2 s safety margin, but not enough for a 0.5 + 1.0 s call."""
     event = sender.batch([body("late-1")])
-    failed = sender.invoke(event, remaining_ms=1500)
+    failed = sender.invoke(event, remaining_ms=remaining_ms)
     assert failed == [event["Records"][0]["messageId"]]
     assert sender.sandbox.sends() == []
     assert sender.store().lifecycle("late-1") is None
+    assert sender.invoke(event, remaining_ms=4000) == []  # 2 s left: enough for a call
+    assert len(sender.sandbox.sends()) == 1
 
 
 def test_a_stale_claim_becomes_unknown_and_is_never_resent(sender: Sender) -> None:

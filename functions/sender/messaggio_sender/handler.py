@@ -84,6 +84,7 @@ def deps() -> Deps:
         credentials=creds,
         executor=ThreadPoolExecutor(config.workers, thread_name_prefix="send"),
         claim_stale_after=config.claim_stale_after,
+        request_budget=config.connect_timeout + config.read_timeout,
     )
 
 

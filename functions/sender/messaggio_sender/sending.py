@@ -74,6 +74,9 @@ class Deps:
     credentials: Callable[[], Credentials]
     executor: Executor
     claim_stale_after: float
+    # Seconds a platform call may take (connect + read timeouts): a send is claimed only
+    # when that much time is left, so a foreseeable Lambda timeout never cuts a call short.
+    request_budget: float = 0.5
     clock: Callable[[], float] = time.time
 
 
@@ -109,10 +112,10 @@ async def send(body: str, message_id: str, deps: Deps, deadline: float) -> Done:
             return await _refuse(deps, message, message_id, f"image: {resolution.refused}")
         image_id = resolution.image_id
 
-    if time.monotonic() + 0.5 >= deadline:
+    if time.monotonic() + deps.request_budget >= deadline:
         return _done(message, Result.RETRY, "no time left in this invocation")
     await deps.pacer.acquire(len(message.recipients))
-    if time.monotonic() >= deadline:
+    if time.monotonic() + deps.request_budget >= deadline:
         return _done(message, Result.RETRY, "no time left in this invocation")
 
     claim = await _claim(deps, message, message_id)
