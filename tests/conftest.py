@@ -18,7 +18,11 @@ from messaggio_core.dal.secrets import reset_secrets
 from messaggio_local.moto_atomic import make_dynamodb_atomic
 from messaggio_local.template import create_table
 
-pytest_plugins = ["messaggio_sandbox.pytest_plugin"]
+pytest_plugins = [
+    "messaggio_sandbox.pytest_plugin",
+    "tests.fixtures.sender",
+    "tests.fixtures.media",
+]
 
 # Read by Powertools when a handler module is imported (at collection), as in the template.
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "MessaggioConnector")

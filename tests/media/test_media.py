@@ -13,7 +13,7 @@ import pytest
 from messaggio_media.uploads import BadNotification, objects
 from messaggio_sandbox import Fault
 from tests.conftest import png
-from tests.media.conftest import Media
+from tests.fixtures.media import Media
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(200))
 GIF = b"GIF89a" + bytes(range(100))

@@ -14,8 +14,8 @@ from messaggio_media import handler as media_handler
 from messaggio_media.settings import settings as media_settings
 from messaggio_sandbox import Fault
 from tests.conftest import MEDIA_BUCKET, load_event, png
-from tests.media.conftest import FakeContext as MediaContext
-from tests.sender.conftest import Sender, body
+from tests.fixtures.media import FakeContext as MediaContext
+from tests.fixtures.sender import Sender, body
 
 KEY = "promo/winter sale.png"
 REF = f"s3://{MEDIA_BUCKET}/{KEY}"

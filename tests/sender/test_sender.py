@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from messaggio_sandbox import Fault
-from tests.sender.conftest import Sender, body
+from tests.fixtures.sender import Sender, body
 
 KIND_EVENTS = [
     "sqs_text.json",

@@ -17,7 +17,8 @@ MAX_AGE_SECONDS: Final = 300
 class Credentials(BaseModel):
     """Section G's secret: {"login", "secret_key", "callback_token"}."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # A malformed secret must not put its own values into an error message.
+    model_config = ConfigDict(frozen=True, extra="ignore", hide_input_in_errors=True)
 
     login: str = Field(min_length=1)
     secret_key: SecretStr = Field(min_length=1)

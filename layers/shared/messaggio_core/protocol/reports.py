@@ -62,7 +62,9 @@ STATUS_EXTENDED: Final = frozenset(
 # [ours] limits. msg_id is 36 characters in [prev]; 64 leaves room without letting junk in.
 ID_PATTERN: Final = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
 REPLY_MAX: Final = 4096  # characters of a subscriber's reply
-BODY_MAX_BYTES: Final = 16_384  # a report is a handful of short fields
+# A handful of short fields, but a reply of REPLY_MAX characters percent-encoded takes up to
+# 4,096 x 12 bytes (4-byte UTF-8 characters, 3 bytes each as %XX) plus the ids.
+BODY_MAX_BYTES: Final = 65_536
 
 
 class ReportType(StrEnum):

@@ -1,0 +1,182 @@
+"""What the two routes decide, free of HTTP and AWS: is a callback genuine, is it a report,
+store it; and the status of one send. The handler maps each outcome to an answer.
+
+Section E's order of checks: genuine first (403, nothing read), then well formed (400), then
+stored (200, or 503 so that the platform retries).
+"""
+
+from __future__ import annotations
+
+from base64 import b64decode
+from binascii import Error as BinasciiError
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network, ip_address
+from typing import Any, Final, Protocol
+from urllib.parse import parse_qs, urlencode
+
+from messaggio_core.protocol.reports import BODY_MAX_BYTES, InvalidReport, Report, parse_report
+from messaggio_core.protocol.send import TRANSACTION_ID_PATTERN
+from messaggio_core.protocol.signature import same_secret
+from messaggio_core.records import RecipientRecord, SendRecord, status_view
+
+# [ours] a report has a handful of fields; more than this is not a report (and parse_qs
+# would otherwise build whatever a caller sends).
+MAX_FIELDS: Final = 32
+
+STORAGE: Final = "storage"
+CREDENTIALS: Final = "credentials"
+
+
+class ReportStore(Protocol):
+    """The part of messaggio_core.dal.messages.MessageStore these routes use."""
+
+    def record_report(self, report: Report) -> bool: ...
+
+    def lifecycle(self, ptid: str) -> tuple[SendRecord, list[RecipientRecord]] | None: ...
+
+
+class Forbidden(Exception):
+    """Wrong token or source address: 403 with no detail, nothing read or stored."""
+
+
+class MalformedId(ValueError):
+    """A status query whose id cannot be a p_transaction_id: 400."""
+
+
+class Unavailable(Exception):
+    """The table or the secret could not be read or written: 503, so the caller retries.
+
+    `what` is STORAGE or CREDENTIALS; `report` is set when a parsed report was not stored
+    (for the log's correlation id)."""
+
+    def __init__(self, what: str, report: Report | None = None) -> None:
+        super().__init__(f"{what} unavailable")
+        self.what = what
+        self.report = report
+
+
+@dataclass(frozen=True, slots=True)
+class Callback:
+    """One call to the callback route, as received."""
+
+    token: str
+    source_ip: str | None
+    query: Mapping[str, Sequence[str]]  # decoded by API Gateway
+    body: str | None  # the form body (POST) as API Gateway passed it
+    base64: bool = False  # API Gateway's isBase64Encoded
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    report: Report
+    stored: bool  # False: a repeat, already stored, nothing changed
+
+
+def receive(
+    call: Callback,
+    *,
+    allowed: Sequence[IPv4Network | IPv6Network],
+    expected_token: Callable[[], str],
+    store: ReportStore,
+) -> Receipt:
+    """Section E, one report: raises Forbidden, InvalidReport or Unavailable."""
+    ensure_genuine(call, allowed, expected_token)
+    try:
+        report = parse_report(report_fields(call))
+    except InvalidReport:
+        raise
+    except Exception as exc:  # never a 500 for bad input, whatever shape it takes
+        raise InvalidReport("unreadable report") from exc
+    try:
+        stored = store.record_report(report)
+    except Exception as exc:  # whatever the store raised, nothing was stored: retry
+        raise Unavailable(STORAGE, report) from exc
+    return Receipt(report, stored)
+
+
+def ensure_genuine(
+    call: Callback,
+    allowed: Sequence[IPv4Network | IPv6Network],
+    expected_token: Callable[[], str],
+) -> None:
+    """The allow-list first (no secret read for a stranger), then the token in constant time.
+    The secret is read only here, lazily; its failure is Unavailable (retry later)."""
+    if allowed and not source_allowed(call.source_ip, allowed):
+        raise Forbidden("source")
+    try:
+        expected = expected_token()
+    except Exception as exc:
+        raise Unavailable(CREDENTIALS) from exc
+    if not same_secret(call.token, expected):
+        raise Forbidden("token")
+
+
+def source_allowed(source_ip: str | None, allowed: Sequence[IPv4Network | IPv6Network]) -> bool:
+    if not source_ip:
+        return False
+    try:
+        address = ip_address(source_ip)
+    except ValueError:
+        return False
+    return any(address in network for network in allowed)
+
+
+def report_fields(call: Callback) -> dict[str, list[str]]:
+    """The report's fields: the form body when there is one, else the query string.
+
+    Any content type is read as a form (the platform's is not guaranteed). Size is measured
+    on the wire form (the body, or the query string re-encoded), so GET and POST of the same
+    report get the same answer. Undecodable percent-escapes become U+FFFD rather than a
+    refusal: the ids are ASCII, and a reply with one bad byte is still worth keeping.
+    """
+    if call.body:
+        raw = _body_bytes(call.body, call.base64)
+        if len(raw) > BODY_MAX_BYTES:
+            raise InvalidReport("body too large")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidReport("body is not UTF-8") from None
+        try:
+            return parse_qs(
+                text,
+                keep_blank_values=True,
+                strict_parsing=False,
+                encoding="utf-8",
+                errors="replace",
+                max_num_fields=MAX_FIELDS,
+            )
+        except ValueError:
+            raise InvalidReport("too many fields") from None
+    fields = {name: list(values) for name, values in call.query.items()}
+    if sum(len(values) for values in fields.values()) > MAX_FIELDS:
+        raise InvalidReport("too many fields")
+    if len(urlencode(fields, doseq=True).encode()) > BODY_MAX_BYTES:
+        raise InvalidReport("query too large")
+    return fields
+
+
+def _body_bytes(body: str, base64: bool) -> bytes:
+    if not base64:
+        return body.encode("utf-8")
+    if len(body) > BODY_MAX_BYTES * 4 // 3 + 4:  # not worth decoding to find out
+        raise InvalidReport("body too large")
+    try:
+        return b64decode(body, validate=True)
+    except (BinasciiError, ValueError):
+        raise InvalidReport("body is not base64") from None
+
+
+def message_status(ptid: str, store: ReportStore) -> dict[str, Any] | None:
+    """Section G's view of one send, or None when the id is unknown."""
+    if not TRANSACTION_ID_PATTERN.fullmatch(ptid):
+        raise MalformedId("malformed id")
+    try:
+        found = store.lifecycle(ptid)
+    except Exception as exc:  # the query failed: nothing to show yet, retry
+        raise Unavailable(STORAGE) from exc
+    if found is None:
+        return None
+    send, recipients = found
+    return status_view(send, recipients)

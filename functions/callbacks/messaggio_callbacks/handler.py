@@ -1,0 +1,283 @@
+"""The REST API's Lambda: reads the API Gateway event, calls one domain function, shapes the
+answer. Decisions live in `domain`; AWS access in messaggio_core.dal (clients made lazily,
+so nothing here costs a cold start beyond imports).
+
+Logs carry msg_id, p_transaction_id, the report's type and status: never the token (it is in
+the path), a reply's text, or a phone number.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+from http import HTTPStatus
+from typing import Any, Final
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, Field
+
+from messaggio_callbacks.domain import (
+    STORAGE,
+    Callback,
+    Forbidden,
+    MalformedId,
+    Unavailable,
+    message_status,
+    receive,
+)
+from messaggio_callbacks.settings import Settings, settings
+from messaggio_core.dal.common import StorageError
+from messaggio_core.dal.messages import MessageStore
+from messaggio_core.dal.secrets import credentials
+from messaggio_core.protocol.reports import InvalidReport, Report, Status
+from messaggio_core.protocol.surface import State
+
+app = APIGatewayRestResolver()
+logger = Logger()
+metrics = Metrics()
+
+CALLBACK_ROUTE: Final = "/callbacks/<token>"
+STATUS_ROUTE: Final = "/messages/<id>"
+SIGV4: Final = "sigv4"  # the OpenAPI security scheme of the IAM-authorised route
+
+
+class StoredAnswer(BaseModel):
+    """200 to the platform: false when the report was already stored (a repeat)."""
+
+    stored: bool
+
+
+class ErrorAnswer(BaseModel):
+    error: str
+
+
+class ReplyView(BaseModel):
+    text: str
+    received_at: str
+
+
+class RecipientView(BaseModel):
+    phone: str | None
+    msg_id: str | None
+    status: Status | None
+    status_extended: str | None
+    reported: dict[Status, str] = Field(default_factory=dict, description="status -> first report")
+    replies: list[ReplyView]
+
+
+class StatusView(BaseModel):
+    """Section G's answer (messaggio_core.records.status_view); the docs and the tests."""
+
+    p_transaction_id: str
+    state: State
+    reason: str | None
+    kind: str | None
+    sms_parts: int | None
+    attempts: int
+    created_at: str | None
+    updated_at: str | None
+    recipients: list[RecipientView]
+
+
+def _doc(description: str, model: type[BaseModel]) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {content_types.APPLICATION_JSON: {"model": model}},
+    }
+
+
+_CALLBACK_RESPONSES: Final[dict[int, Any]] = {
+    200: _doc("Stored, or already stored.", StoredAnswer),
+    400: _doc("Not a report; the platform stops retrying.", ErrorAnswer),
+    403: {
+        "description": "Wrong token or source address; nothing stored, no detail.",
+        "content": {content_types.TEXT_PLAIN: {"schema": {"type": "string"}}},
+    },
+    503: _doc("Storage failed; the platform retries.", ErrorAnswer),
+}
+_STATUS_RESPONSES: Final[dict[int, Any]] = {
+    200: _doc("The send and its recipients (protocol.md section G).", StatusView),
+    400: _doc("Not a p_transaction_id.", ErrorAnswer),
+    404: _doc("No such send.", ErrorAnswer),
+    503: _doc("Storage unavailable; retry.", ErrorAnswer),
+}
+
+
+def _json(status: HTTPStatus, payload: dict[str, Any]) -> Response[str]:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(payload, ensure_ascii=False),
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def _store(config: Settings) -> MessageStore:
+    return MessageStore(config.messages_table, config.retention_days)
+
+
+def _report_keys(report: Report | None) -> dict[str, Any]:
+    """What a log line may say about a report (never the reply's text)."""
+    if report is None:
+        return {}
+    return {
+        "msg_id": report.msg_id,
+        "p_transaction_id": report.p_transaction_id,
+        "report_type": report.type.value,
+        "status": report.status.value if report.status is not None else None,
+        "status_extended": report.status_extended,
+    }
+
+
+def _cause(exc: Exception) -> dict[str, Any]:
+    """Why a dependency failed, for the log. The message only of a StorageError (it is the
+    AWS error code): other messages may quote what was sent (a reply) or the secret."""
+    cause = exc.__cause__
+    detail = str(cause) if isinstance(cause, StorageError) else None
+    return {"error": type(cause).__name__, "detail": detail}
+
+
+def _callback_token(secret_id: str) -> str:
+    """Read only once the source address passed (cached by messaggio_core for minutes)."""
+    return credentials(secret_id).callback_token.get_secret_value()
+
+
+def _call(token: str) -> Callback:
+    """The callback as received; the event's shape is trusted no further than `.get`."""
+    raw: dict[str, Any] = app.current_event.raw_event
+    identity = (raw.get("requestContext") or {}).get("identity") or {}
+    query = raw.get("multiValueQueryStringParameters") or {
+        name: [value] for name, value in (raw.get("queryStringParameters") or {}).items()
+    }
+    post = app.current_event.http_method == "POST"
+    return Callback(
+        token=token,
+        source_ip=identity.get("sourceIp"),
+        query=query,
+        body=raw.get("body") if post else None,
+        base64=bool(raw.get("isBase64Encoded")),
+    )
+
+
+def _callback(token: str) -> Response[str]:
+    config = settings()
+    call = _call(token)
+    try:
+        receipt = receive(
+            call,
+            allowed=config.allowed_cidrs,
+            expected_token=partial(_callback_token, config.secret_id),
+            store=_store(config),
+        )
+    except Forbidden as exc:
+        # Which check failed is logged for the operator, never answered to the caller.
+        logger.warning("callback forbidden", extra={"check": str(exc), "source_ip": call.source_ip})
+        metrics.add_metric(name="CallbackForbidden", unit=MetricUnit.Count, value=1)
+        return Response(
+            status_code=HTTPStatus.FORBIDDEN,
+            content_type=content_types.TEXT_PLAIN,
+            body="forbidden",
+        )
+    except InvalidReport as exc:
+        # The reasons are fixed phrases (messaggio_core.protocol.reports), never input.
+        logger.info("report rejected", extra={"reason": str(exc)})
+        metrics.add_metric(name="ReportRejected", unit=MetricUnit.Count, value=1)
+        return _json(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
+    except Unavailable as exc:
+        if exc.report is not None:
+            logger.set_correlation_id(exc.report.p_transaction_id)
+        logger.error(
+            f"report not stored: {exc.what} unavailable",
+            extra={**_report_keys(exc.report), **_cause(exc)},
+        )
+        name = "CallbackStorageFailed" if exc.what == STORAGE else "CallbackCredentialsFailed"
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+        return _json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "unavailable, retry later"})
+    logger.set_correlation_id(receipt.report.p_transaction_id)
+    logger.info(
+        "report stored" if receipt.stored else "report repeated",
+        extra=_report_keys(receipt.report),
+    )
+    name = "ReportStored" if receipt.stored else "ReportDuplicate"
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    return _json(HTTPStatus.OK, {"stored": receipt.stored})
+
+
+@app.get(
+    CALLBACK_ROUTE,
+    summary="A delivery, seen or reply report, in the query string",
+    description="The platform's report callback (protocol.md section E). Open on purpose, "
+    "guarded by the token in the path and the source-address allow-list.",
+    responses=_CALLBACK_RESPONSES,
+    tags=["callbacks"],
+    operation_id="callbackGet",
+)
+def callback_get(token: str) -> Response[str]:
+    return _callback(token)
+
+
+@app.post(
+    CALLBACK_ROUTE,
+    summary="A delivery, seen or reply report, as a form body",
+    description="As the GET, with the fields form-encoded in the body.",
+    responses=_CALLBACK_RESPONSES,
+    tags=["callbacks"],
+    operation_id="callbackPost",
+)
+def callback_post(token: str) -> Response[str]:
+    return _callback(token)
+
+
+@app.get(
+    STATUS_ROUTE,
+    summary="The status of one send",
+    description="`id` is the send's p_transaction_id (or the SQS messageId it fell back to). "
+    "IAM-authorised (SigV4).",
+    responses=_STATUS_RESPONSES,
+    tags=["status"],
+    operation_id="messageStatus",
+    security=[{SIGV4: []}],
+)
+def status(id: str) -> Response[str]:  # `id`: the route's name in protocol.md section G
+    try:
+        view = message_status(id, _store(settings()))
+    except MalformedId as exc:
+        metrics.add_metric(name="StatusRejected", unit=MetricUnit.Count, value=1)
+        return _json(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
+    except Unavailable as exc:
+        logger.error("status not read: storage unavailable", extra=_cause(exc))
+        metrics.add_metric(name="StatusStorageFailed", unit=MetricUnit.Count, value=1)
+        return _json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "unavailable, retry later"})
+    logger.set_correlation_id(id)
+    metrics.add_metric(name="StatusQueried", unit=MetricUnit.Count, value=1)
+    if view is None:
+        return _json(HTTPStatus.NOT_FOUND, {"error": "not found"})
+    return _json(HTTPStatus.OK, view)
+
+
+def _not_found(exc: NotFoundError) -> Response[str]:
+    """Without this, the catch-all below would answer an unknown path 500."""
+    metrics.add_metric(name="RouteNotFound", unit=MetricUnit.Count, value=1)  # scanners
+    return _json(HTTPStatus.NOT_FOUND, {"error": "not found"})
+
+
+def _unexpected(exc: Exception) -> Response[str]:
+    """A bug or a broken configuration: 500 (the platform retries), details in the log only."""
+    logger.exception("unexpected error")
+    metrics.add_metric(name="CallbackUnexpectedError", unit=MetricUnit.Count, value=1)
+    return _json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": "internal error"})
+
+
+# Registered by call, not as decorators: Powertools' decorators are untyped (strict mypy).
+app.not_found(_not_found)
+app.exception_handler(Exception)(_unexpected)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)
