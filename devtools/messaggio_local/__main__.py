@@ -10,6 +10,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from messaggio_sandbox import Scenario
+
 STATE = Path(".local-stack.json")
 
 
@@ -31,6 +33,11 @@ def main(argv: list[str] | None = None) -> int:
         help="override a template parameter (repeatable)",
     )
     up.add_argument("--state", default=str(STATE), help="where to write the endpoints (JSON)")
+    up.add_argument(
+        "--scenario",
+        default="reply",
+        help="what the sandbox reports: delivered|seen|reply|undelivered|fallback|buffered|none",
+    )
     send = sub.add_parser("send", help="enqueue one send request on the running stack")
     send.add_argument("--to", action="append", required=True, help="recipient (repeatable)")
     send.add_argument("--text")
@@ -86,6 +93,8 @@ def _up(args: argparse.Namespace, console: Any) -> int:
         log=lambda line: print(line, file=console, flush=True),
     )
     stack.start()
+    if stack.sandbox is not None:
+        stack.sandbox.scenario = Scenario.named(args.scenario)
     state = {
         "aws_endpoint_url": stack.aws_endpoint,
         "api_url": f"{stack.api_url}/{stack.stage}",

@@ -102,17 +102,22 @@ def test_full_lifecycle_through_public_interfaces(tmp_path: Path) -> None:
             QueueUrl=stack["send_queue_url"], MessageBody=json.dumps(body)
         )
 
-        def delivered(stack: dict[str, str] = stack) -> dict[str, Any] | None:
+        def replied(stack: dict[str, str] = stack) -> dict[str, Any] | None:
             answer = requests.get(f"{stack['api_url']}/messages/e2e-1", timeout=5)
             if answer.status_code != 200:
                 return None
             view: dict[str, Any] = answer.json()
             recipients = view["recipients"]
-            return view if recipients and recipients[0]["status"] == "delivered" else None
+            return view if recipients and recipients[0]["replies"] else None
 
-        view = wait(delivered)
+        # the sender submitted to the sandbox, which called the callback route with
+        # delivered, seen and a reply (`up`'s default scenario)
+        view = wait(replied)
         assert view["state"] == "submitted" and view["kind"] == "text+picture+button"
-        assert view["recipients"][0]["msg_id"]
+        (recipient,) = view["recipients"]
+        assert recipient["msg_id"] and recipient["phone"] == "380501234567"
+        assert recipient["status"] == "seen"
+        assert [r["text"] for r in recipient["replies"]] == ["Thanks"]
         # a forged report through the same public route is refused, and changes nothing
         forged = stack["callback_url"].rsplit("/", 1)[0] + "/wrong-token"
         answer = requests.post(
