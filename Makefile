@@ -10,7 +10,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-west-1
 FUNCTION_PATHS := layers/shared:functions/sender:functions/callbacks:functions/media:devtools
 
-.PHONY: venv lock lint typecheck unit template build test sandbox demo up clean
+.PHONY: venv lock lint typecheck unit template build test drill scan bench sandbox demo up clean
 
 venv: $(STAMP)
 
@@ -33,7 +33,7 @@ typecheck: venv
 	$(BIN)/mypy layers/shared functions devtools tests
 
 unit: venv
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not drill"
 
 template: venv
 	$(BIN)/sam validate --lint
@@ -49,6 +49,22 @@ demo: venv
 # The same, kept running for manual use (python -m messaggio_local send/status).
 up: venv
 	PYTHONPATH=$(FUNCTION_PATHS) $(BIN)/python -m messaggio_local up
+
+# Fault drills: seeded scenarios whose books must balance (they print their counts).
+drill: venv
+	$(BIN)/pytest -m drill -p no:randomly -q
+
+# Scanners on the template: cfn-lint, and checkov in a virtual environment of its own (it
+# pins an old boto3 that must not reach the project's).
+CHECKOV := .venv-checkov/bin/checkov
+$(CHECKOV):
+	$(PY) -m venv .venv-checkov
+	.venv-checkov/bin/pip install --quiet --upgrade pip
+	.venv-checkov/bin/pip install --quiet -r requirements-checkov.txt
+
+scan: venv $(CHECKOV)
+	$(BIN)/cfn-lint template.yaml
+	$(CHECKOV) --quiet --compact --framework cloudformation -f template.yaml
 
 # The sandbox platform, standalone (see README).
 sandbox: venv

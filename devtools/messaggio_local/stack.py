@@ -463,6 +463,12 @@ def _api_handler(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
         def do_DELETE(self) -> None:
             self._serve()
 
+        def __getattr__(self, name: str) -> Any:
+            # API Gateway answers every method (403 where no route matches), never 501.
+            if name.startswith("do_"):
+                return self._serve
+            raise AttributeError(name)
+
         def _serve(self) -> None:
             url = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
@@ -501,7 +507,8 @@ def _api_handler(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
                     self.send_header(name, value)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            if self.command != "HEAD":
+                self.wfile.write(data)
 
     return Handler
 

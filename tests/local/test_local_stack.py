@@ -3,86 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import requests
 
-from tests.conftest import ROOT, png
+from tests.conftest import png
+from tests.fixtures.local import client, up, wait
 
 pytestmark = pytest.mark.slow
-
-
-def up(tmp: Path, *extra: str) -> Iterator[dict[str, str]]:
-    state = tmp / "stack.json"
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("layers/shared", "devtools")),
-    }
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        env.pop(name, None)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "messaggio_local",
-            "up",
-            "--api-port",
-            "0",
-            "--aws-port",
-            "0",
-            "--state",
-            str(state),
-            "--visibility",
-            "1",
-            *extra,
-        ],
-        cwd=tmp,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not state.exists():
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            assert time.monotonic() < deadline, "the stack did not come up"
-            time.sleep(0.2)
-        yield json.loads(state.read_text())
-    finally:
-        process.send_signal(signal.SIGINT)
-        out, _ = process.communicate(timeout=30)
-        assert process.returncode == 0, out
-        assert "stopped" in out
-        assert not state.exists()
-
-
-def client(name: Any, stack: dict[str, str]) -> Any:
-    return boto3.client(
-        name,
-        endpoint_url=stack["aws_endpoint_url"],
-        region_name="eu-west-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
-
-
-def wait(check: Callable[[], Any], timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        time.sleep(0.3)
-    raise AssertionError("timed out")
 
 
 def test_full_lifecycle_through_public_interfaces(tmp_path: Path) -> None:
