@@ -97,9 +97,7 @@ class MediaStore:
         try:
             head = self._objects().head_object(Bucket=bucket, Key=key)
         except ClientError as exc:
-            if _code(exc) in ("404", "NoSuchKey", "NotFound"):
-                raise ObjectMissing(f"s3://{bucket}/{key}") from exc
-            raise StorageError(_code(exc)) from exc
+            raise _s3_error(exc, bucket, key) from exc
         return head.get("ETag")
 
     def download(self, bucket: str, key: str) -> Download:
@@ -107,9 +105,7 @@ class MediaStore:
         try:
             answer = self._objects().get_object(Bucket=bucket, Key=key)
         except ClientError as exc:
-            if _code(exc) in ("404", "NoSuchKey", "NotFound"):
-                raise ObjectMissing(f"s3://{bucket}/{key}") from exc
-            raise StorageError(_code(exc)) from exc
+            raise _s3_error(exc, bucket, key) from exc
         size = answer["ContentLength"]
         body = answer["Body"]
         if size > MAX_BYTES:
@@ -278,6 +274,12 @@ class MediaStore:
             item.get("etag", {}).get("S"),
             item.get("reason", {}).get("S"),
         )
+
+
+def _s3_error(exc: ClientError, bucket: str, key: str) -> Exception:
+    if _code(exc) in ("404", "NoSuchKey", "NotFound"):
+        return ObjectMissing(f"s3://{bucket}/{key}")
+    return StorageError(_code(exc))
 
 
 def _cached(item: dict[str, Any]) -> CachedImage:
