@@ -30,7 +30,7 @@ lint: venv
 	$(BIN)/ruff format --check .
 
 typecheck: venv
-	$(BIN)/mypy layers/shared functions devtools tests
+	$(BIN)/mypy layers/shared functions devtools tests bench
 
 unit: venv
 	$(BIN)/pytest -m "not drill"
@@ -49,6 +49,11 @@ demo: venv
 # The same, kept running for manual use (python -m messaggio_local send/status).
 up: venv
 	PYTHONPATH=$(FUNCTION_PATHS) $(BIN)/python -m messaggio_local up
+
+# The six benchmarks of issue 7 (loopback only: moto + the sandbox); they report figures and
+# never fail on time.
+bench: venv
+	PYTHONPATH=$(FUNCTION_PATHS):. $(BIN)/python -m bench
 
 # Fault drills: seeded scenarios whose books must balance (they print their counts).
 drill: venv

@@ -389,6 +389,16 @@ class LocalStack:
                 continue
             if not got:
                 continue
+            while len(got) < source.batch_size:  # the poller gathers up to BatchSize
+                more = sqs.receive_message(
+                    QueueUrl=url,
+                    MaxNumberOfMessages=min(source.batch_size - len(got), 10),
+                    AttributeNames=["All"],
+                    MessageAttributeNames=["All"],
+                ).get("Messages", [])
+                if not more:
+                    break
+                got.extend(more)
             records = [_record(m, source.queue_arn) for m in got]
             try:
                 answer = self.invoke(function, {"Records": records})

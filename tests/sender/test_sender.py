@@ -305,3 +305,27 @@ def test_one_metric_per_outcome(sender: Sender, capsys: pytest.CaptureFixture[st
                 sum(value) if isinstance(value, list) else value
             )
     assert totals == {"Submitted": 1, "Duplicate": 1, "Rejected": 5}
+
+
+def test_no_slot_in_time_hands_the_claim_back(
+    sender: Sender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 1 recipient a second, with 2 s left after the safety margin, only one of three
+    sends gets a slot before a 1.5 s call would overrun: the others are not sent, and go
+    back to pending for a later invocation."""
+    from messaggio_sender import handler
+    from messaggio_sender.settings import settings
+
+    monkeypatch.setenv("MESSAGGIO_RATE_LIMIT", "1")
+    settings.cache_clear()
+    handler.deps.cache_clear()
+    event = sender.batch([body("slot-1"), body("slot-2"), body("slot-3")])
+    failed = sender.invoke(event, remaining_ms=4000)
+    assert len(failed) == 2 and len(sender.sandbox.sends()) == 1
+    states = [sender.state(f"slot-{i}") for i in (1, 2, 3)]
+    pending = [s for s in states if s["state"] == "pending"]
+    assert len(pending) == 2
+    assert all("rate limit" in s["reason"] for s in pending)
+    retry = {"Records": [r for r in event["Records"] if r["messageId"] in failed]}
+    assert len(sender.invoke(retry, remaining_ms=30_000)) == 0
+    assert len(sender.sandbox.sends()) == 3

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import time
 
 import pytest
 from hypothesis import given, settings
@@ -40,29 +40,30 @@ def test_no_window_ever_holds_more_than_the_share(rate: int, weights: list[int])
 
 def test_a_full_share_starts_at_once_then_waits_a_window() -> None:
     clock = FakeClock()
-    pacer = Pacer(5, window=1.0, clock=clock)
+    pacer = Pacer(5, window=1.0, clock=clock, burst_window=None)
     assert [pacer.try_take(1) for _ in range(5)] == [0.0] * 5
     assert pacer.try_take(1) == pytest.approx(1.0)
     clock.now = 1.0
     assert pacer.try_take(1) == 0.0
 
 
-def test_acquire_waits_without_blocking_the_loop() -> None:
-    pacer = Pacer(100, window=0.2)
+def test_a_seconds_share_is_spread_over_short_bursts() -> None:
+    """At most half a second's share in any quarter second: 10 a second starts 5, then the
+    next 5 a quarter second later, never 10 at once."""
+    clock = FakeClock()
+    pacer = Pacer(10, window=1.0, clock=clock)
+    assert [pacer.try_take(1) for _ in range(5)] == [0.0] * 5
+    assert pacer.try_take(1) == pytest.approx(0.25)
+    clock.now = 0.25
+    assert [pacer.try_take(1) for _ in range(5)] == [0.0] * 5
+    assert pacer.try_take(1) == pytest.approx(0.75)  # now the one-second window is full
 
-    async def run() -> int:
-        ticks = 0
 
-        async def ticker() -> None:
-            nonlocal ticks
-            while True:
-                ticks += 1
-                await asyncio.sleep(0.01)
-
-        task = asyncio.create_task(ticker())
-        for _ in range(150):
-            await pacer.acquire(1)
-        task.cancel()
-        return ticks
-
-    assert asyncio.run(run()) >= 5
+def test_take_before_waits_for_a_slot_or_gives_up_untaken() -> None:
+    pacer = Pacer(2, window=0.3, burst_window=None)
+    assert pacer.take_before(2, time.monotonic() + 1)
+    started = time.monotonic()
+    assert pacer.take_before(1, time.monotonic() + 1)  # waits for the window to pass
+    assert time.monotonic() - started >= 0.25
+    assert not pacer.take_before(2, time.monotonic() + 0.05)  # no slot that soon
+    assert pacer.try_take(1) == 0.0  # and the refused request took nothing

@@ -16,8 +16,8 @@ from typing import Any, Final, Protocol
 from urllib.parse import parse_qs, urlencode
 
 from messaggio_core.protocol.reports import BODY_MAX_BYTES, InvalidReport, Report, parse_report
-from messaggio_core.protocol.send import TRANSACTION_ID_PATTERN
 from messaggio_core.protocol.signature import same_secret
+from messaggio_core.protocol.surface import TRANSACTION_ID_PATTERN
 from messaggio_core.records import RecipientRecord, SendRecord, status_view
 
 # [ours] a report has a handful of fields; more than this is not a report (and parse_qs

@@ -24,15 +24,14 @@ from messaggio_core.dal.messages import Claimed, MessageStore, SendMeta
 from messaggio_core.dal.secrets import Credentials
 from messaggio_core.images import ImageResolution
 from messaggio_core.pacing import Pacer
-from messaggio_core.protocol.answer import Outcome
+from messaggio_core.protocol.answer import Outcome, SendAnswer
 from messaggio_core.protocol.send import (
-    TRANSACTION_ID_PATTERN,
     InvalidSendRequest,
     Message,
     S3Ref,
     parse_message,
 )
-from messaggio_core.protocol.surface import State
+from messaggio_core.protocol.surface import TRANSACTION_ID_PATTERN, State
 
 
 class Result(StrEnum):
@@ -114,16 +113,17 @@ async def send(body: str, message_id: str, deps: Deps, deadline: float) -> Done:
 
     if time.monotonic() + deps.request_budget >= deadline:
         return _done(message, Result.RETRY, "no time left in this invocation")
-    await deps.pacer.acquire(len(message.recipients))
-    if time.monotonic() + deps.request_budget >= deadline:
-        return _done(message, Result.RETRY, "no time left in this invocation")
-
     claim = await _claim(deps, message, message_id)
     if not isinstance(claim, Claimed):
         return claim
     creds = deps.credentials()
     form = message.form(creds.login, creds.secret_key.get_secret_value(), image_id)
-    answer = await _run(deps, deps.client.submit, form, message.recipients)
+    answer = await _run(deps, _paced_submit, deps, form, message.recipients, deadline)
+    if answer is None:
+        # The rate left no slot in time: nothing was sent, so the claim is handed back.
+        reason = "no time left in this invocation within the rate limit"
+        await _run(deps, deps.store.settle, ptid, claim.claim, State.PENDING, reason)
+        return _done(message, Result.RETRY, reason)
     reason = redact(answer.reason)
     outcome = answer.outcome
     state, result = {
@@ -189,6 +189,16 @@ def _done(message: Message, result: Result, reason: str | None) -> Done:
         recipients=len(message.recipients),
         warnings=message.warnings,
     )
+
+
+def _paced_submit(
+    deps: Deps, form: list[tuple[str, bytes]], phones: list[str], deadline: float
+) -> SendAnswer | None:
+    """Waits for the rate, then calls the platform, in the same thread and back to back, so
+    what leaves here is exactly what the pacer let through. None: no slot in time."""
+    if not deps.pacer.take_before(len(phones), deadline - deps.request_budget):
+        return None
+    return deps.client.submit(form, phones)
 
 
 def _incomplete(reason: str) -> bool:

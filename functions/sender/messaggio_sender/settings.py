@@ -38,8 +38,9 @@ class SenderSettings(BaseModel):
     read_timeout: float = Field(default=10.0, gt=0)
     # Uploaded images older than this are uploaded again (None: an image_id stays valid).
     media_max_age_days: float | None = Field(default=None, gt=0)
-    # Requests of one batch in flight at once (and the HTTP pool size).
-    workers: int = Field(default=16, ge=1, le=64)
+    # Requests of one batch in flight at once (and the HTTP pool size): at least the event
+    # source's BatchSize, so no record of a batch waits for a thread.
+    workers: int = Field(default=32, ge=1, le=64)
 
     @property
     def share(self) -> float:

@@ -17,9 +17,9 @@ class Reply:
 
 @dataclass(slots=True)
 class RecipientRecord:
+    """What the reports said about one msg_id (the phone comes from the send's record)."""
+
     msg_id: str
-    phone: str | None = None  # None until the send's record lands (a report came first)
-    index: int | None = None  # position in the send's phone list
     reported: dict[Status, str] = field(default_factory=dict)  # status -> first arrival
     status_extended: str | None = None
     replies: list[Reply] = field(default_factory=list)
@@ -35,6 +35,7 @@ class SendRecord:
     state: str
     reason: str | None
     phones: tuple[str, ...]
+    msg_ids: dict[str, str]  # phone -> msg_id, from the platform's answer
     kind: str | None
     sms_parts: int | None
     claimed_at: float | None
@@ -45,14 +46,16 @@ class SendRecord:
 
 
 def status_view(send: SendRecord, recipients: list[RecipientRecord]) -> dict[str, Any]:
-    """GET /messages/{id} (section G): one entry per phone sent, in order, then any recipient
-    known only from reports (a send whose answer was lost)."""
-    by_phone = {r.phone: r for r in recipients if r.phone is not None}
+    """GET /messages/{id} (section G): one entry per phone sent, in order, then any msg_id
+    known only from reports (a send whose answer was lost, or a report that came first)."""
+    by_msg_id = {r.msg_id: r for r in recipients}
     out: list[dict[str, Any]] = []
     for phone in send.phones:
-        record = by_phone.get(phone)
+        msg_id = send.msg_ids.get(phone)
+        record = by_msg_id.get(msg_id, RecipientRecord(msg_id)) if msg_id else None
         out.append(_recipient(phone, record))
-    out.extend(_recipient(None, r) for r in recipients if r.phone not in send.phones)
+    known = set(send.msg_ids.values())
+    out.extend(_recipient(None, r) for r in recipients if r.msg_id not in known)
     return {
         "p_transaction_id": send.p_transaction_id,
         "state": send.state,
@@ -77,7 +80,7 @@ def _recipient(phone: str | None, record: RecipientRecord | None) -> dict[str, A
         }
     replies = sorted(record.replies, key=lambda r: (r.received_at, r.text))
     return {
-        "phone": phone if phone is not None else record.phone,
+        "phone": phone,
         "msg_id": record.msg_id,
         "status": record.status.value,
         "status_extended": record.status_extended,

@@ -2,8 +2,9 @@
 
 Table layout (one table, `pk` + `sk`, TTL on `expires_at`):
 
-    TX#<p_transaction_id>  SEND                    the send: state, claim, phones, reason
-    TX#<p_transaction_id>  MSG#<msg_id>            a recipient: phone, and one attribute per
+    TX#<p_transaction_id>  SEND                    the send: state, claim, phones, reason,
+                                                   msg_ids (phone -> msg_id, from the answer)
+    TX#<p_transaction_id>  MSG#<msg_id>            a recipient's reports: one attribute per
                                                    reported status (r_delivered, r_seen, ...)
     TX#<p_transaction_id>  MSG#<msg_id>#R#<hash>   one reply (hash of its text)
 
@@ -147,68 +148,42 @@ class MessageStore:
         msg_ids: dict[str, str] | None = None,
         phones: tuple[str, ...] = (),
     ) -> bool:
-        """Records what the platform answered. With msg_ids, the send and its recipients
-        land together in one transaction: never a submitted send without its recipients.
-        Returns False when the claim was no longer ours (nothing written)."""
+        """Records what the platform answered, in one write on the send's own item: the
+        msg_ids ride on it as a phone -> msg_id map, so a submitted send and its recipients
+        can never be half-written. Returns False when the claim was no longer ours."""
         now = self._clock()
-        send_update: dict[str, Any] = {
-            "TableName": self.table,
-            "Key": {"pk": _s(f"TX#{ptid}"), "sk": _s(SEND_SK)},
-            "ConditionExpression": "claim = :claim",
-            "ExpressionAttributeNames": {"#state": "state"},
-        }
         values: dict[str, Any] = {
             ":state": _s(state),
             ":claim": _s(claim),
             ":iso": _s(now_iso(now)),
         }
+        sets = ["#state = :state", "updated_at = :iso"]
+        removes = []
         if reason is None:
-            send_update["UpdateExpression"] = "SET #state = :state, updated_at = :iso REMOVE reason"
+            removes.append("reason")
         else:
-            send_update["UpdateExpression"] = (
-                "SET #state = :state, updated_at = :iso, reason = :reason"
-            )
+            sets.append("reason = :reason")
             values[":reason"] = _s(reason[:1000])
-        send_update["ExpressionAttributeValues"] = values
+        if msg_ids:
+            sets.append("msg_ids = :msg_ids")
+            values[":msg_ids"] = {"M": {p: _s(m) for p, m in msg_ids.items() if p in phones}}
+        expression = "SET " + ", ".join(sets)
+        if removes:
+            expression += " REMOVE " + ", ".join(removes)
         try:
-            if not msg_ids:
-                self.client.update_item(**send_update)
-                return True
-            items: list[Any] = [{"Update": send_update}]
-            for index, phone in enumerate(phones):
-                msg_id = msg_ids.get(phone)
-                if msg_id is None:
-                    continue
-                items.append(
-                    {
-                        "Update": {
-                            "TableName": self.table,
-                            "Key": {"pk": _s(f"TX#{ptid}"), "sk": _s(f"MSG#{msg_id}")},
-                            "UpdateExpression": (
-                                "SET phone = :phone, idx = :idx, submitted_at = :iso, "
-                                "expires_at = if_not_exists(expires_at, :exp)"
-                            ),
-                            "ExpressionAttributeValues": {
-                                ":phone": _s(phone),
-                                ":idx": _n(index),
-                                ":iso": _s(now_iso(now)),
-                                ":exp": self._expires(now),
-                            },
-                        }
-                    }
-                )
-            self.client.transact_write_items(TransactItems=items)
-            return True
+            self.client.update_item(
+                TableName=self.table,
+                Key={"pk": _s(f"TX#{ptid}"), "sk": _s(SEND_SK)},
+                UpdateExpression=expression,
+                ConditionExpression="claim = :claim",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues=values,
+            )
         except ClientError as exc:
-            code = _code(exc)
-            if code == "ConditionalCheckFailedException":
+            if _code(exc) == "ConditionalCheckFailedException":
                 return False
-            if code == "TransactionCanceledException":
-                response = dict[str, Any](exc.response)
-                reasons: list[Any] = response.get("CancellationReasons", [])
-                if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
-                    return False
-            raise StorageError(code) from exc
+            raise StorageError(_code(exc)) from exc
+        return True
 
     def give_up_stale(self, ptid: str, old_claim: str, reason: str) -> bool:
         """A claim older than the function's timeout: its invocation died mid-call, so the
@@ -314,10 +289,7 @@ class MessageStore:
                     _fill_recipient(record, item)
         if send is None:
             return None
-        ordered = sorted(
-            recipients.values(), key=lambda r: (r.index is None, r.index or 0, r.msg_id)
-        )
-        return send, ordered
+        return send, sorted(recipients.values(), key=lambda r: r.msg_id)
 
     def _query(self, pk: str) -> Iterator[dict[str, Any]]:
         kwargs: dict[str, Any] = {
@@ -342,6 +314,7 @@ def _send_record(ptid: str, item: dict[str, Any]) -> SendRecord:
         state=item["state"]["S"],
         reason=item.get("reason", {}).get("S"),
         phones=tuple(p["S"] for p in item.get("phones", {}).get("L", [])),
+        msg_ids={p: m["S"] for p, m in item.get("msg_ids", {}).get("M", {}).items()},
         kind=item.get("kind", {}).get("S"),
         sms_parts=int(item["sms_parts"]["N"]) if "sms_parts" in item else None,
         claimed_at=float(item["claimed_at"]["N"]) if "claimed_at" in item else None,
@@ -353,8 +326,6 @@ def _send_record(ptid: str, item: dict[str, Any]) -> SendRecord:
 
 
 def _fill_recipient(record: RecipientRecord, item: dict[str, Any]) -> None:
-    record.phone = item.get("phone", {}).get("S")
-    record.index = int(item["idx"]["N"]) if "idx" in item else None
     record.status_extended = item.get("status_extended", {}).get("S")
     for name, value in item.items():
         if name in ATTR_REPORT:

@@ -25,6 +25,7 @@ from pydantic import (
 
 from messaggio_core.protocol.encoding import SmsParts, UnencodableText, encode, sms_parts
 from messaggio_core.protocol.signature import send_signature
+from messaggio_core.protocol.surface import TRANSACTION_ID_PATTERN
 
 TXT_MAX: Final = 2048  # [doc] String(2048)
 SENDER_MAX: Final = 11  # [doc] String(11)
@@ -42,8 +43,6 @@ EXPIRY_TXT_MAX: Final = 2048  # [ours] the same bound as txt
 PHONE_PATTERN: Final = re.compile(r"[0-9]{7,15}")
 # [ours] one send's records fit one DynamoDB transaction (100 items), with room to spare.
 MAX_RECIPIENTS: Final = 50
-# [ours, section B] the idempotency key, also a URL path segment of GET /messages/{id}.
-TRANSACTION_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
 S3_REF_PATTERN: Final = re.compile(
     r"s3://(?P<bucket>[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])/(?P<key>.+)"
 )

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Final
+
+# [ours, section B] the idempotency key, and the `id` of GET /messages/{id}: a URL path
+# segment, so only characters that need no escaping.
+TRANSACTION_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
 
 ENV_SEND_URL: Final = "MESSAGGIO_SEND_URL"
 ENV_MEDIA_URL: Final = "MESSAGGIO_MEDIA_URL"
