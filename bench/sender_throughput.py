@@ -2,7 +2,8 @@
 
 What it measures: the wall time of 1,000 one-recipient send requests through the real sender
 handler (`messaggio_sender.handler.lambda_handler`), fed as SQS events of the template's
-BatchSize (10), one invocation after another as one warm Lambda container sees them. AWS is
+BatchSize (read from template.yaml), one invocation after another as one warm Lambda
+container sees them. AWS is
 moto in-process (the table built from template.yaml, writes made atomic as DynamoDB's are,
 the secret in Secrets Manager); the platform is the sandbox answering each request after
 100 ms; the rate limit is set high (100,000/s, SENDER_MAX_CONCURRENCY=1) so pacing never
@@ -20,12 +21,11 @@ container; every send is checked (all 1,000 accepted by the sandbox, every recor
 batch `submitted` with its msg_id, by a Query between batches, not timed).
 
 Two things about the emulator are measured and said, not hidden:
-- moto's TransactWriteItems deep-copies the whole table for every item it writes (its
-  rollback snapshot), so its cost grows with the table: left alone, the 100th batch costs
-  many times the first, which is an emulator artefact (DynamoDB's latency does not depend on
-  table size). The table is therefore emptied between batches, outside the timed part, and
-  the artefact itself is measured and printed (the settle's cost on an empty table and on a
-  table of 2,000 items).
+- moto's cost of a write can grow with the table (its TransactWriteItems deep-copies the
+  table for every item; the settle used to be one), an emulator artefact: DynamoDB's latency
+  does not depend on table size. The table is therefore emptied between batches, outside the
+  timed part, and the settle's cost on an empty table and on a table of 2,000 items is
+  measured and printed.
 - moto in-process runs on our interpreter (one GIL) behind one lock, so its requests cannot
   overlap as DynamoDB's do. Each store call and each platform request is timed (a thin
   wrapper; two clock reads per call) to show where the wall time goes, and the same run is
@@ -195,14 +195,14 @@ def check_batch(event: dict[str, Any]) -> int:
     for record in event["Records"]:
         ptid = record["messageId"].replace("-m", "-", 1)
         found = store.lifecycle(ptid)
-        if found is None or found[0].state != "submitted" or not found[1][0].msg_id:
+        if found is None or found[0].state != "submitted" or not found[0].msg_ids:
             raise RuntimeError(f"{ptid} not recorded submitted")
         ok += 1
     return ok
 
 
 def store_costs(items: int, calls: int = 5) -> tuple[float, float]:
-    """Median times of the store's claim (UpdateItem) and settle (TransactWriteItems of 2
+    """Median times of the store's claim (UpdateItem) and settle (UpdateItem with the msg_ids
     items), one at a time, on a table holding `items` items."""
     import boto3
 
@@ -403,8 +403,7 @@ def main() -> None:
     )
     note(
         f"moto artefact: settle {ms(settle_small)} on an empty table, {ms(settle_big)} on "
-        f"{BIG_TABLE} items (TransactWriteItems deep-copies the table per item written), so "
-        f"the table is emptied between batches, untimed"
+        f"{BIG_TABLE} items; the table is emptied between batches, untimed"
     )
     note(
         f"checked: {accepted}/{count} sends accepted by the sandbox, {checked} recorded "
