@@ -152,3 +152,33 @@ def test_notification_keys_are_url_decoded() -> None:
     assert ref.key == "a b+cé.png"
     with pytest.raises(BadNotification):
         objects('{"Records": [{"eventName": "ObjectCreated:Put"}]}')
+
+
+def test_an_image_older_than_the_maximum_age_is_uploaded_again(media: Media) -> None:
+    """MediaMaxAgeDays: past it the same content uploads again; before it, it does not."""
+    from messaggio_core.client import PlatformClient
+    from messaggio_core.dal.media import MediaStore
+    from messaggio_core.dal.secrets import credentials
+    from messaggio_core.images import ImageCache
+    from messaggio_core.protocol.send import S3Ref
+    from tests.conftest import SECRET_ID, TABLE
+
+    now = [1_000_000.0]
+    store = MediaStore(TABLE, 90, clock=lambda: now[0])
+    cache = ImageCache(
+        store,
+        PlatformClient(None, media.sandbox.media_url),
+        lambda: credentials(SECRET_ID),
+        max_age_days=2,
+        clock=lambda: now[0],
+    )
+    media.put("promo/a.png", png(21))
+    ref = S3Ref(media.bucket, "promo/a.png")
+    first = cache.resolve(ref)
+    now[0] += 86_400  # a day later: still fresh
+    assert cache.resolve(ref).image_id == first.image_id
+    now[0] += 2 * 86_400  # three days after the upload: too old
+    second = cache.resolve(ref)
+    assert second.uploaded and second.image_id != first.image_id
+    assert len(media.sandbox.uploads()) == 2
+    assert cache.resolve(ref).image_id == second.image_id
