@@ -69,7 +69,7 @@ $(CHECKOV):
 
 scan: venv $(CHECKOV)
 	$(BIN)/cfn-lint template.yaml
-	$(CHECKOV) --quiet --compact --framework cloudformation -f template.yaml
+	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation -f template.yaml
 
 # The sandbox platform, standalone (see README).
 sandbox: venv
