@@ -20,7 +20,7 @@ from tests.fixtures.sender import Sender, body
 
 pytestmark = pytest.mark.drill
 
-RECEIVE_LIMIT = 5  # the template's SendMaxReceiveCount default
+RECEIVE_LIMIT = 3  # below the template's default (5), so the dead-letter path is exercised
 
 
 def record(data: dict[str, Any], n: int, arn: str) -> dict[str, Any]:
