@@ -329,3 +329,24 @@ def test_no_slot_in_time_hands_the_claim_back(
     retry = {"Records": [r for r in event["Records"] if r["messageId"] in failed]}
     assert len(sender.invoke(retry, remaining_ms=30_000)) == 0
     assert len(sender.sandbox.sends()) == 3
+
+
+def test_a_new_container_waits_one_window_before_its_first_send(
+    sender: Sender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It cannot know what the container it replaces sent in its last second."""
+    import time
+
+    from messaggio_sender import handler
+    from messaggio_sender.settings import settings
+
+    monkeypatch.setenv("SENDER_PACER_START_FULL", "true")
+    settings.cache_clear()
+    handler.deps.cache_clear()
+    started = time.monotonic()
+    assert sender.invoke(sender.batch([body("cold-1")])) == []
+    (request,) = sender.sandbox.sends()
+    assert request.received_at - started >= 1.0
+    warm = time.monotonic()
+    assert sender.invoke(sender.batch([body("cold-2")])) == []
+    assert sender.sandbox.sends()[-1].received_at - warm < 1.0  # only once per container

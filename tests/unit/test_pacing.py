@@ -67,3 +67,12 @@ def test_take_before_waits_for_a_slot_or_gives_up_untaken() -> None:
     assert time.monotonic() - started >= 0.25
     assert not pacer.take_before(2, time.monotonic() + 0.05)  # no slot that soon
     assert pacer.try_take(1) == 0.0  # and the refused request took nothing
+
+
+def test_a_new_container_starts_with_a_full_window() -> None:
+    """It cannot know what the container it replaces sent in its last second."""
+    clock = FakeClock()
+    pacer = Pacer(5, window=1.0, clock=clock, start_full=True)
+    assert pacer.try_take(1) == pytest.approx(1.0)
+    clock.now = 1.0
+    assert pacer.try_take(1) == 0.0

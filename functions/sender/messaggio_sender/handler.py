@@ -73,7 +73,7 @@ def deps() -> Deps:
     return Deps(
         store=MessageStore(config.table, config.retention_days),
         client=client,
-        pacer=Pacer(config.share),
+        pacer=Pacer(config.share, start_full=config.pacer_start_full),
         # `image: s3://...` resolves through the media function's own cache and uploader.
         images=ImageCache(
             MediaStore(config.table, config.retention_days),

@@ -38,6 +38,9 @@ class SenderSettings(BaseModel):
     read_timeout: float = Field(default=10.0, gt=0)
     # Uploaded images older than this are uploaded again (None: an image_id stays valid).
     media_max_age_days: float | None = Field(default=None, gt=0)
+    # A new container waits one window before its first send (see Pacer's start_full): it
+    # cannot know what a container it replaces sent in its last second.
+    pacer_start_full: bool = True
     # Requests of one batch in flight at once (and the HTTP pool size): at least the event
     # source's BatchSize, so no record of a batch waits for a thread.
     workers: int = Field(default=32, ge=1, le=64)
@@ -61,6 +64,7 @@ ENV = {
     "read_timeout": "PLATFORM_READ_TIMEOUT",
     "workers": "SENDER_WORKERS",
     "media_max_age_days": "MEDIA_MAX_AGE_DAYS",
+    "pacer_start_full": "SENDER_PACER_START_FULL",
 }
 
 

@@ -59,7 +59,11 @@ class Pacer:
         window: float = 1.0 + GUARD_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         burst_window: float | None = BURST_WINDOW,
+        start_full: bool = False,
     ) -> None:
+        """`start_full`: begin as if a whole share had just been used. A new container cannot
+        know what the container it replaces sent in its last second; starting full costs it
+        one window, once, and keeps "never above the limit" true across the replacement."""
         if per_second <= 0:
             raise ValueError("the rate must be positive")
         self.capacity = per_second
@@ -68,6 +72,10 @@ class Pacer:
             burst = max(1.0, math.ceil(per_second * BURST_SHARE))
             self._windows.append(_Window(burst, burst_window))
         self._clock = clock
+        if start_full:
+            now = clock()
+            for w in self._windows:
+                w.take(int(w.capacity), now)
         # A thread lock, not an asyncio one: the pacer outlives one invocation's event loop
         # (the next invocation in the same container must see the same window).
         self._lock = threading.Lock()
