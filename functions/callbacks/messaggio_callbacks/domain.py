@@ -15,14 +15,16 @@ from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Any, Final, Protocol
 from urllib.parse import parse_qs, urlencode
 
-from messaggio_core.protocol.reports import BODY_MAX_BYTES, InvalidReport, Report, parse_report
+from messaggio_core.protocol.ids import TRANSACTION_ID_PATTERN
+from messaggio_core.protocol.reports import (
+    BODY_MAX_BYTES,
+    MAX_FIELDS,
+    InvalidReport,
+    Report,
+    parse_report,
+)
 from messaggio_core.protocol.signature import same_secret
-from messaggio_core.protocol.surface import TRANSACTION_ID_PATTERN
 from messaggio_core.records import RecipientRecord, SendRecord, status_view
-
-# [ours] a report has a handful of fields; more than this is not a report (and parse_qs
-# would otherwise build whatever a caller sends).
-MAX_FIELDS: Final = 32
 
 STORAGE: Final = "storage"
 CREDENTIALS: Final = "credentials"

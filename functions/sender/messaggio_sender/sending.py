@@ -25,13 +25,14 @@ from messaggio_core.dal.secrets import Credentials
 from messaggio_core.images import ImageResolution
 from messaggio_core.pacing import Pacer
 from messaggio_core.protocol.answer import Outcome, SendAnswer
+from messaggio_core.protocol.ids import TRANSACTION_ID_PATTERN
 from messaggio_core.protocol.send import (
     InvalidSendRequest,
     Message,
     S3Ref,
     parse_message,
 )
-from messaggio_core.protocol.surface import TRANSACTION_ID_PATTERN, State
+from messaggio_core.protocol.surface import State
 
 
 class Result(StrEnum):

@@ -15,6 +15,8 @@ from xml.etree.ElementTree import ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
+from messaggio_core.protocol.ids import MSG_ID_MAX
+
 
 class Outcome(StrEnum):
     SUBMITTED = "submitted"  # code 0
@@ -34,7 +36,6 @@ CODES: Final[dict[int, tuple[str, Outcome]]] = {
     -5: ("no SMS left on the account", Outcome.ACCOUNT_PROBLEM),
 }
 
-MSG_ID_MAX: Final = 64  # [prev] says 36 (a UUID); [ours] accept up to 64 without refusing
 ANSWER_MAX_BYTES: Final = 1_000_000  # [ours] a send answer is small; more is not an answer
 
 

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
+from messaggio_core.protocol.ids import IMAGE_ID_MAX
+
 MAX_BYTES: Final = 10 * 1024 * 1024  # [prev] 10 MB
-IMAGE_ID_MAX: Final = 64  # [prev] a 64-character id
 
 # [prev] JPG, PNG or GIF; [ours] judged by content, never by file name.
 MAGIC: Final[dict[str, tuple[bytes, ...]]] = {

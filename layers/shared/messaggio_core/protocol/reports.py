@@ -6,11 +6,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
+
+from messaggio_core.protocol.ids import MSG_ID_PATTERN, TRANSACTION_ID_PATTERN
 
 
 class Status(StrEnum):
@@ -59,12 +60,14 @@ STATUS_EXTENDED: Final = frozenset(
     }
 )
 
-# [ours] limits. msg_id is 36 characters in [prev]; 64 leaves room without letting junk in.
-ID_PATTERN: Final = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
+# [ours] limits (the ids' own: protocol/ids.py).
 REPLY_MAX: Final = 4096  # characters of a subscriber's reply
 # A handful of short fields, but a reply of REPLY_MAX characters percent-encoded takes up to
 # 4,096 x 12 bytes (4-byte UTF-8 characters, 3 bytes each as %XX) plus the ids.
 BODY_MAX_BYTES: Final = 65_536
+# A report has a handful of fields; more than this is not a report (and a form parser would
+# otherwise build whatever a caller sends).
+MAX_FIELDS: Final = 32
 
 
 class ReportType(StrEnum):
@@ -111,9 +114,9 @@ def parse_report(fields: Mapping[str, Sequence[str]]) -> Report:
     msg_id = one("msg_id")
     ptid = one("p_transaction_id")
     assert msg_id is not None and ptid is not None
-    if not ID_PATTERN.fullmatch(msg_id):
+    if not MSG_ID_PATTERN.fullmatch(msg_id):
         raise InvalidReport("malformed msg_id")
-    if not ID_PATTERN.fullmatch(ptid):
+    if not TRANSACTION_ID_PATTERN.fullmatch(ptid):
         raise InvalidReport("malformed p_transaction_id")
     kind = one("type", required=False)
     if kind is None:

@@ -24,15 +24,14 @@ from pydantic import (
 )
 
 from messaggio_core.protocol.encoding import SmsParts, UnencodableText, encode, sms_parts
+from messaggio_core.protocol.ids import IMAGE_ID_MAX, TRANSACTION_ID_PATTERN
 from messaggio_core.protocol.signature import send_signature
-from messaggio_core.protocol.surface import TRANSACTION_ID_PATTERN
 
 TXT_MAX: Final = 2048  # [doc] String(2048)
 SENDER_MAX: Final = 11  # [doc] String(11)
 # [prev] "Latin letters, numbers, space and some special characters"; which punctuation is
 # [ours]: the printable ASCII marks that operators commonly register in sender names.
 SENDER_PATTERN: Final = re.compile(r"[A-Za-z0-9 !#&'()*+,\-./:;?@_]+")
-IMAGE_ID_MAX: Final = 64  # [doc] String(64)
 BUTTON_TEXT_MAX: Final = 30  # [prev]
 BUTTON_LINK_MAX: Final = 2048  # [prev]
 DELAY_MAX_MINUTES: Final = 10_080  # [prev] a week

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 from typing import Final
-
-# [ours, section B] the idempotency key, and the `id` of GET /messages/{id}: a URL path
-# segment, so only characters that need no escaping.
-TRANSACTION_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
 
 ENV_SEND_URL: Final = "MESSAGGIO_SEND_URL"
 ENV_MEDIA_URL: Final = "MESSAGGIO_MEDIA_URL"
@@ -16,11 +11,6 @@ ENV_SECRET_ID: Final = "MESSAGGIO_SECRET_ID"
 ENV_RATE_LIMIT: Final = "MESSAGGIO_RATE_LIMIT"
 ENV_ALLOWED_CIDRS: Final = "CALLBACK_ALLOWED_CIDRS"
 DEFAULT_RATE_LIMIT: Final = 10  # [prev] 10 SMS a second per account
-
-# The secret's JSON keys.
-SECRET_LOGIN: Final = "login"
-SECRET_KEY: Final = "secret_key"
-SECRET_CALLBACK_TOKEN: Final = "callback_token"
 
 
 class State(StrEnum):

@@ -1,0 +1,18 @@
+"""The identifiers that cross sections, each bounded in one place.
+
+- image_id (sections A and F): [doc] String(64); [prev] "a 64-character id".
+- msg_id (sections D and E): [prev] 36 characters (a UUID); [ours] up to 64 accepted, so a
+  longer id from the platform is never refused, and only characters that need no escaping.
+- p_transaction_id (sections B and G): [ours] the idempotency key, and the `id` of
+  GET /messages/{id}: a URL path segment, so only characters that need no escaping.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+IMAGE_ID_MAX: Final = 64
+MSG_ID_MAX: Final = 64
+MSG_ID_PATTERN: Final = re.compile(rf"[A-Za-z0-9._:\-]{{1,{MSG_ID_MAX}}}")
+TRANSACTION_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
