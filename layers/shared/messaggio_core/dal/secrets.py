@@ -30,11 +30,22 @@ def _provider() -> SecretsProvider:
     return SecretsProvider(boto_config=AWS_CONFIG)
 
 
+_validated: dict[str, tuple[object, Credentials]] = {}
+
+
 def credentials(secret_id: str) -> Credentials:
+    """Called for every send: the secret comes from Powertools' cache, and is validated again
+    only when that cache hands back a new value (a rotation, or max_age passed)."""
     value = _provider().get(secret_id, transform="json", max_age=MAX_AGE_SECONDS)
-    return Credentials.model_validate(value)
+    seen = _validated.get(secret_id)
+    if seen is not None and seen[0] == value:
+        return seen[1]
+    validated = Credentials.model_validate(value)
+    _validated[secret_id] = (value, validated)
+    return validated
 
 
 def reset_secrets() -> None:
     """Forget the cached secret and its client (tests)."""
     _provider.cache_clear()
+    _validated.clear()
