@@ -34,7 +34,6 @@ make_dynamodb_atomic()
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 VECTORS = Path(__file__).resolve().parent / "vectors" / "signature.json"
-SHARED_VECTORS = ROOT.parent / "shared" / "test-vectors" / "signature.json"
 
 REGION: Final = "eu-west-1"
 TABLE = "messages-test"

@@ -1,4 +1,4 @@
-"""A local stand-in for the Messaggio platform (protocol.md sections A-F), for tests and demos.
+"""A local stand-in for the Messaggio platform (docs/protocol.md sections A-F), for tests and demos.
 
 An independent implementation of the wire contract: it shares no code with the connector, so
 a bug in the connector's signing or parsing cannot hide behind the same bug here.

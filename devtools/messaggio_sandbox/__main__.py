@@ -20,7 +20,7 @@ from .server import SandboxPlatform
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m messaggio_sandbox",
-        description="A local stand-in for the Messaggio platform (protocol.md sections A-F).",
+        description="A local stand-in for the Messaggio platform (docs/protocol.md sections A-F).",
     )
     parser.add_argument(
         "--host", default="127.0.0.1", help="a loopback address (default %(default)s)"

@@ -1,11 +1,11 @@
-"""The platform's acceptance rules: protocol.md sections A, C, D (send) and F (media upload).
+"""The platform's acceptance rules: docs/protocol.md sections A, C, D (send) and F (media upload).
 
-Each rule is a named constant or one small function here, so a correction to protocol.md is a
+Each rule is a named constant or one small function here, so a correction to docs/protocol.md is a
 one-place change. This is an independent implementation: it must not share code with the
 connector, or a bug in the connector's signing would hide behind the same bug here.
 
 Order of the send checks (the platform names only the first broken parameter, so the order is
-observable; protocol.md does not give it, so this is the sandbox's choice):
+observable; docs/protocol.md does not give it, so this is the sandbox's choice):
 
 1. ``-1 PARAM ERROR (name)`` for a missing or invalid parameter, checked in the order of
    ``SEND_CHECK_ORDER``, then the message kind, then a missing ``sign``;

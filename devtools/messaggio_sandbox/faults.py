@@ -2,7 +2,7 @@
 
 They exist so the connector's handling of each failure can be tested against a real socket:
 an error code, an HTTP error, a slow answer, an answer that never comes although the platform
-did take the message (the outcome-unknown case of protocol.md section D), a dropped
+did take the message (the outcome-unknown case of docs/protocol.md section D), a dropped
 connection.
 """
 

@@ -1,4 +1,4 @@
-"""Delivery reports (protocol.md section E): what the platform calls back, and how.
+"""Delivery reports (docs/protocol.md section E): what the platform calls back, and how.
 
 Reports are one per HTTP call, by GET (query string) or POST (form). Viber sends get extended
 reports (``type=delivery|seen|reply``), SMS sends standard ones (``status`` as a number). Any

@@ -1,6 +1,6 @@
 """The sandbox platform: a loopback HTTP server that answers as the platform does.
 
-It judges sends and uploads by protocol.md sections A-D and F (rules in ``checks``), sends
+It judges sends and uploads by docs/protocol.md sections A-D and F (rules in ``checks``), sends
 delivery reports by section E (``reports``), records every request byte for byte, and
 misbehaves on demand (``faults``), so the connector can be tested against a real socket.
 """
@@ -326,7 +326,7 @@ def _upload_json(status: int, error: str | None = None, image_id: str | None = N
 
 
 class SandboxPlatform:
-    """A local stand-in for the platform, by protocol.md sections A-F.
+    """A local stand-in for the platform, by docs/protocol.md sections A-F.
 
     ``accounts`` maps logins to secret keys. ``callback_url`` (settable later) receives the
     delivery reports, by ``report_method``. ``balance`` (None: unlimited) counts recipients.

@@ -1,6 +1,6 @@
 """Byte-exact parsing of what arrives on the wire.
 
-The platform signs bytes, not text (protocol.md section C), so every value here stays bytes:
+The platform signs bytes, not text (docs/protocol.md section C), so every value here stays bytes:
 decoding is the checks' business, done with the request's ``charset`` where the protocol says so.
 """
 

@@ -26,7 +26,7 @@ CODECS = {None: "utf-8", "UTF-8": "utf-8", "CP1251": "cp1251", "UCS-2": "utf-16-
 
 
 def expected_form(data: dict[str, Any]) -> list[tuple[str, bytes]]:
-    """What protocol.md sections A-C say the platform must receive, computed here by hand
+    """What docs/protocol.md sections A-C say the platform must receive, computed here by hand
     (independently of messaggio_core) from the queue body."""
     codec = CODECS[data.get("charset")]
     txt = data["txt"].encode(codec) if "txt" in data else None

@@ -1,11 +1,10 @@
-"""Section C and F signatures against the shared vectors (every one must be reproduced)."""
+"""Section C and F signatures against tests/vectors (every one must be reproduced)."""
 
 from __future__ import annotations
 
 import hashlib
 from typing import Any
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -16,15 +15,6 @@ from messaggio_core.protocol.signature import (
     same_secret,
     send_signature,
 )
-from tests.conftest import SHARED_VECTORS, VECTORS
-
-
-def test_vectors_copy_matches_shared() -> None:
-    """The repo carries a copy of ../shared's vectors so a clone elsewhere can test; it must
-    not drift from the original where that is present."""
-    if not SHARED_VECTORS.exists():
-        pytest.skip("../shared is not beside this clone")
-    assert VECTORS.read_bytes() == SHARED_VECTORS.read_bytes()
 
 
 def test_every_send_vector_is_reproduced(vectors: dict[str, Any]) -> None:

@@ -100,7 +100,7 @@ _CALLBACK_RESPONSES: Final[dict[int, Any]] = {
     503: _doc("Storage failed; the platform retries.", ErrorAnswer),
 }
 _STATUS_RESPONSES: Final[dict[int, Any]] = {
-    200: _doc("The send and its recipients (protocol.md section G).", StatusView),
+    200: _doc("The send and its recipients (docs/protocol.md section G).", StatusView),
     400: _doc("Not a p_transaction_id.", ErrorAnswer),
     404: _doc("No such send.", ErrorAnswer),
     503: _doc("Storage unavailable; retry.", ErrorAnswer),
@@ -210,7 +210,7 @@ def _callback(token: str) -> Response[str]:
 @app.get(
     CALLBACK_ROUTE,
     summary="A delivery, seen or reply report, in the query string",
-    description="The platform's report callback (protocol.md section E). Open on purpose, "
+    description="The platform's report callback (docs/protocol.md section E). Open on purpose, "
     "guarded by the token in the path and the source-address allow-list.",
     responses=_CALLBACK_RESPONSES,
     tags=["callbacks"],
@@ -242,7 +242,7 @@ def callback_post(token: str) -> Response[str]:
     operation_id="messageStatus",
     security=[{SIGV4: []}],
 )
-def status(id: str) -> Response[str]:  # `id`: the route's name in protocol.md section G
+def status(id: str) -> Response[str]:  # `id`: the route's name in docs/protocol.md section G
     try:
         view = message_status(id, _store(settings()))
     except MalformedId as exc:

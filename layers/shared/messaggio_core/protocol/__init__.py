@@ -1,4 +1,4 @@
-"""The wire contract, one module per section of protocol.md.
+"""The wire contract, one module per section of docs/protocol.md.
 
 Every rule is tagged where it is defined: [doc] from the platform's own document, [prev] from
 its predecessor's public document (SMS Online), [ours] decided by this project. A correction

@@ -1,7 +1,7 @@
 """Sections A and B: what a producer puts on the queue, and the send request built from it.
 
 Each rule below carries its source: [doc] the platform's document, [prev] its predecessor's,
-[ours] this project's decision (protocol.md says why).
+[ours] this project's decision (docs/protocol.md says why).
 """
 
 from __future__ import annotations

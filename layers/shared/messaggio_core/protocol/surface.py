@@ -1,4 +1,4 @@
-"""Section G: the connector's own surface. [ours] Names here are fixed by protocol.md."""
+"""Section G: the connector's own surface. [ours] Names here are fixed by docs/protocol.md."""
 
 from __future__ import annotations
 
