@@ -48,7 +48,7 @@ demo: venv
 
 # The same, kept running for manual use (python -m messaggio_local send/status).
 up: venv
-	PYTHONPATH=$(FUNCTION_PATHS) $(BIN)/python -m messaggio_local up
+	PYTHONPATH=$(FUNCTION_PATHS) $(BIN)/python -m messaggio_local up $(ARGS)
 
 # The six benchmarks of issue 7 (loopback only: moto + the sandbox); they report figures and
 # never fail on time.

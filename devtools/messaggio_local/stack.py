@@ -1,101 +1,62 @@
 """The whole product on this machine: moto_server for AWS, the sandbox platform (or any
 platform URL), the REST API served as API Gateway would, SQS queues polled as Lambda's event
-source mapping would, and the real handlers named by template.yaml.
+source mapping would, and the real handlers named by template.yaml, each function in processes
+of its own with only its own environment (lambdas.py).
 
 Everything is read from template.yaml (queues, redrive, table keys and TTL, bucket and its
 notifications, functions' handlers, environment and event sources), so the local run cannot
 drift from what is deployed. Two things are compressed in time, and say so: queue visibility
 timeouts (a failed record comes back after `visibility` seconds, not minutes) and the
-sender's account back-off.
+sender's account back-off. The local values of the functions' variables (`overrides`) apply
+only to variables a function declares, as `sam local --env-vars` does.
 """
 
 from __future__ import annotations
 
 import base64
-import importlib
 import json
 import logging
 import os
 import re
-import secrets
-import sys
+import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import boto3
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import BaseWSGIServer, make_server
 
+from messaggio_local.lambdas import (
+    ACCOUNT,
+    REGION,
+    Function,
+    Functions,
+    InvocationError,
+    Route,
+    SqsSource,
+)
 from messaggio_local.moto_atomic import make_dynamodb_atomic
+from messaggio_local.network import PeerCheck, listening
 from messaggio_local.resolve import Context
-from messaggio_local.template import ROOT, template
+from messaggio_local.template import ROOT, create_queue, create_table, template
 from messaggio_sandbox import SandboxPlatform
 
-ACCOUNT = "123456789012"
-REGION = "eu-west-1"
 STACK = "messaggio-connector"
 LOGIN = "acme"
 SECRET_KEY = "s3cr3t-Key"  # noqa: S105 (the sandbox's published test account)
-
-
-@dataclass
-class SqsSource:
-    queue_arn: str
-    batch_size: int
-    report_failures: bool
-
-
-@dataclass
-class Route:
-    method: str
-    path: str  # "/callbacks/{token}"
-    pattern: re.Pattern[str]
-
-
-@dataclass
-class Function:
-    logical_id: str
-    code_uri: Path
-    handler: str
-    environment: dict[str, str]
-    timeout: int
-    sqs: list[SqsSource] = field(default_factory=list)
-    routes: list[Route] = field(default_factory=list)
-    _entry: Callable[[dict[str, Any], Any], Any] | None = None
-
-    def entry(self) -> Callable[[dict[str, Any], Any], Any]:
-        """The real handler, imported as Lambda would (CodeUri and the layer on sys.path)."""
-        if self._entry is None:
-            for path in (str(self.code_uri), str(ROOT / "layers" / "shared")):
-                if path not in sys.path:
-                    sys.path.insert(0, path)
-            module, _, name = self.handler.rpartition(".")
-            self._entry = getattr(importlib.import_module(module), name)
-        return self._entry
-
-
-@dataclass
-class LambdaContext:
-    """The Lambda context the handlers read."""
-
-    function_name: str
-    timeout: int
-    started: float = field(default_factory=time.monotonic)
-    memory_limit_in_mb: int = 512
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.timeout - (time.monotonic() - self.started)) * 1000))
+# The local callback token, fixed so the shipped callback events (events/callback_*.json)
+# work against `make up` as they are; a deployment's token is in its secret.
+CALLBACK_TOKEN = "cb-token-0123456789abcdef"  # noqa: S105
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 
 
 class LocalStack:
@@ -106,21 +67,32 @@ class LocalStack:
         media_url: str | None = None,
         api_port: int = 0,
         aws_port: int = 0,
+        platform_port: int = 0,
+        host: str = "127.0.0.1",
+        peers: PeerCheck | None = None,
+        callback_token: str = CALLBACK_TOKEN,
         visibility: int = 3,
         account_backoff: int = 5,
         parameters: dict[str, str] | None = None,
         log: Callable[[str], None] = print,
+        function_log: Callable[[str, str], None] | None = None,
     ) -> None:
+        """`host` "0.0.0.0" needs `peers`: who may connect (network.local_peers)."""
+        if host not in ("127.0.0.1", "localhost") and peers is None:
+            raise ValueError("a stack reachable beyond loopback needs a peer check")
         self.visibility = visibility
         self.account_backoff = account_backoff
         self.log = log
+        self.host = host
+        self.peers = peers
         self._api_port = api_port
         self._aws_port = aws_port
+        self._platform_port = platform_port
         self._parameters = dict(parameters or {})
         self._send_url, self._media_url = send_url, media_url
         self.sandbox: SandboxPlatform | None = None
-        self.callback_token = secrets.token_urlsafe(24)
-        self._moto: ThreadedMotoServer | None = None
+        self.callback_token = callback_token
+        self._moto: BaseWSGIServer | None = None
         self._api: ThreadingHTTPServer | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -129,34 +101,51 @@ class LocalStack:
         self.ctx: Context | None = None
         self.invocations: dict[str, int] = {}
         self._lock = threading.Lock()
+        self._lambdas = Functions(CREDENTIALS, function_log or _print_line)
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> LocalStack:
+        """Binds every port first (a taken one raises network.PortTaken, nothing started)."""
         make_dynamodb_atomic()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self._aws_port, verbose=False)
-        self._moto.start()
-        host, port = self._moto.get_host_and_port()
-        self.aws_endpoint = f"http://{host}:{port}"
+        moto = self._serve_moto()
+        api = self._serve_api()
+        try:
+            if self._send_url is None or self._media_url is None:
+                self.sandbox = SandboxPlatform(
+                    host=self.host,
+                    port=self._platform_port,
+                    peers=self.peers,
+                    accounts={LOGIN: SECRET_KEY},
+                    report_method="POST",
+                )
+                listening(
+                    "the sandbox platform",
+                    self._platform_port,
+                    "--platform-port",
+                    self.sandbox.start,
+                )
+        except BaseException:
+            moto.server_close()
+            api.server_close()
+            raise
+        self._moto, self._api = moto, api
+        self._spawn(moto.serve_forever, "aws")
+        self._spawn(api.serve_forever, "api")
+        self.aws_endpoint = f"http://127.0.0.1:{moto.server_address[1]}"
+        self.api_url = f"http://127.0.0.1:{api.server_address[1]}"
         os.environ.update(
             {
                 "AWS_ENDPOINT_URL": self.aws_endpoint,
-                "AWS_ACCESS_KEY_ID": "local",
-                "AWS_SECRET_ACCESS_KEY": "local",
+                **CREDENTIALS,
                 "AWS_DEFAULT_REGION": REGION,
                 "AWS_REGION": REGION,
-                "POWERTOOLS_TRACE_DISABLED": "true",
             }
         )
         os.environ.pop("AWS_PROFILE", None)
-        self._api = ThreadingHTTPServer(("127.0.0.1", self._api_port), _api_handler(self))
-        self._api.daemon_threads = True
-        self.api_url = f"http://127.0.0.1:{self._api.server_address[1]}"
-        self._spawn(self._api.serve_forever, "api")
-        if self._send_url is None or self._media_url is None:
-            self.sandbox = SandboxPlatform(accounts={LOGIN: SECRET_KEY}, report_method="POST")
-            self.sandbox.start()
+        os.environ.pop("AWS_SESSION_TOKEN", None)
+        if self.sandbox is not None:
             self._send_url = self._send_url or self.sandbox.send_url
             self._media_url = self._media_url or self.sandbox.media_url
         self._build()
@@ -167,17 +156,56 @@ class LocalStack:
                 self._spawn(_bind(self._poll, function, source), function.logical_id)
         return self
 
+    def _serve_moto(self) -> BaseWSGIServer:
+        app: Any = DomainDispatcherApplication(create_backend_app)
+        if self.peers is not None:
+            app = _refusing(app, self.peers)
+        port = self._aws_port
+
+        def build() -> BaseWSGIServer:
+            # Bound here, in this thread: moto's ThreadedMotoServer binds in its own thread
+            # and waits for good when the port is taken.
+            sock = socket.create_server((self.host, port), reuse_port=False)
+            try:
+                return make_server(
+                    self.host,
+                    port,
+                    app,
+                    threaded=True,
+                    request_handler=MotoRequestHandler,
+                    fd=sock.fileno(),
+                )
+            finally:
+                sock.close()
+
+        server = listening("the AWS emulator", port, "--aws-port", build)
+        assert isinstance(server, BaseWSGIServer)
+        return server
+
+    def _serve_api(self) -> ThreadingHTTPServer:
+        def build() -> ThreadingHTTPServer:
+            return _ApiServer((self.host, self._api_port), _api_handler(self), self.peers)
+
+        server = listening("the REST API", self._api_port, "--api-port", build)
+        assert isinstance(server, ThreadingHTTPServer)
+        return server
+
     def stop(self) -> None:
+        """Safe at any moment, and more than once."""
         self._stop.set()
+        self._lambdas.stop()
         if self._api is not None:
             self._api.shutdown()
             self._api.server_close()
+            self._api = None
         for thread in self._threads:
             thread.join(timeout=5)
         if self.sandbox is not None:
             self.sandbox.stop()
         if self._moto is not None:
-            self._moto.stop()
+            self._moto.shutdown()
+            self._moto.server_close()
+            self._moto = None
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -206,6 +234,14 @@ class LocalStack:
     def output(self, logical_id: str) -> str:
         assert self.ctx is not None
         return str(self.ctx.ref(logical_id))
+
+    def overrides(self) -> dict[str, str]:
+        """The local values of the functions' variables; each applies only to the functions
+        that declare it (as `sam local invoke --env-vars`)."""
+        return {
+            "AWS_ENDPOINT_URL": self.aws_endpoint,
+            "ACCOUNT_BACKOFF_SECONDS": str(self.account_backoff),
+        }
 
     def _build(self) -> None:
         tpl = template()
@@ -240,13 +276,22 @@ class LocalStack:
             by_type.setdefault(res["Type"], []).append(logical)
         dynamodb = boto3.client("dynamodb")
         for logical in by_type.get("AWS::DynamoDB::Table", []):
-            self._table(dynamodb, logical, resources[logical]["Properties"])
+            name = f"{STACK}-{logical}"
+            create_table(dynamodb, logical, name)
+            ctx.refs[logical] = name
+            ctx.attrs[logical] = {"Arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"}
         sqs = boto3.client("sqs")
         queues = by_type.get("AWS::SQS::Queue", [])
         # dead-letter queues first: the others name them in their redrive policy
         queues.sort(key=lambda q: "RedrivePolicy" in resources[q]["Properties"])
         for logical in queues:
-            self._queue(sqs, logical, resources[logical]["Properties"])
+            props = ctx.resolve(resources[logical]["Properties"])
+            name = props.get("QueueName", f"{STACK}-{logical}")
+            url = create_queue(sqs, logical, name, props, visibility=self.visibility)
+            self.queues[logical] = url
+            ctx.refs[logical] = url
+            arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
+            ctx.attrs[logical] = {"Arn": arn, "QueueName": name, "QueueUrl": url}
         s3 = boto3.client("s3")
         for logical in by_type.get("AWS::S3::Bucket", []):
             self._bucket(s3, logical, resources[logical]["Properties"])
@@ -258,52 +303,13 @@ class LocalStack:
             ctx.refs.setdefault(logical, f"{STACK}-{logical}")
         self._secret()
         globals_env = tpl.get("Globals", {}).get("Function", {})
+        overrides = self.overrides()
         for logical in by_type.get("AWS::Serverless::Function", []):
-            self.functions[logical] = self._function(logical, resources[logical], globals_env)
-        # One process hosts every function: their environments merge (they agree on shared
-        # names by construction: the template sets them from the same parameters).
-        for function in self.functions.values():
-            os.environ.update(function.environment)
-        os.environ["ACCOUNT_BACKOFF_SECONDS"] = str(self.account_backoff)
-
-    def _table(self, client: Any, logical: str, props: dict[str, Any]) -> None:
-        assert self.ctx is not None
-        name = f"{STACK}-{logical}"
-        client.create_table(
-            TableName=name,
-            AttributeDefinitions=props["AttributeDefinitions"],
-            KeySchema=props["KeySchema"],
-            BillingMode=props.get("BillingMode", "PAY_PER_REQUEST"),
-        )
-        ttl = props.get("TimeToLiveSpecification")
-        if ttl:
-            client.update_time_to_live(
-                TableName=name,
-                TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
-            )
-        self.ctx.refs[logical] = name
-        self.ctx.attrs[logical] = {"Arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"}
-
-    def _queue(self, client: Any, logical: str, props: dict[str, Any]) -> None:
-        assert self.ctx is not None
-        props = self.ctx.resolve(props)
-        name = props.get("QueueName", f"{STACK}-{logical}")
-        attributes: dict[str, str] = {"VisibilityTimeout": str(self.visibility)}
-        if "MessageRetentionPeriod" in props:
-            attributes["MessageRetentionPeriod"] = str(props["MessageRetentionPeriod"])
-        if "RedrivePolicy" in props:
-            redrive = props["RedrivePolicy"]
-            attributes["RedrivePolicy"] = json.dumps(
-                {
-                    "deadLetterTargetArn": redrive["deadLetterTargetArn"],
-                    "maxReceiveCount": str(redrive["maxReceiveCount"]),
-                }
-            )
-        url = client.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
-        arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
-        self.queues[logical] = url
-        self.ctx.refs[logical] = url
-        self.ctx.attrs[logical] = {"Arn": arn, "QueueName": name, "QueueUrl": url}
+            function = self._function(logical, resources[logical], globals_env)
+            for name in function.environment.keys() & overrides.keys():
+                function.environment[name] = overrides[name]
+            self.functions[logical] = function
+            self._lambdas.add(function)
 
     def _bucket(self, client: Any, logical: str, props: dict[str, Any]) -> None:
         assert self.ctx is not None
@@ -343,6 +349,7 @@ class LocalStack:
             handler=props["Handler"],
             environment={k: str(v) for k, v in env.items()},
             timeout=int(props.get("Timeout", glob.get("Timeout", 3))),
+            memory=int(props.get("MemorySize", glob.get("MemorySize", 512))),
         )
         for event in props.get("Events", {}).values():
             spec = event["Properties"]
@@ -361,12 +368,20 @@ class LocalStack:
                 function.routes.append(Route(spec["Method"].upper(), path, pattern))
         return function
 
+    def env_vars(self, host: str) -> dict[str, dict[str, str]]:
+        """Every function's variables as `sam local --env-vars` takes them, with this
+        machine's loopback URLs given as `host` (how a container reaches this machine)."""
+        return {
+            logical: {name: _rehost(value, host) for name, value in f.environment.items()}
+            for logical, f in self.functions.items()
+        }
+
     # -- the event source mapping ----------------------------------------------------------
 
     def invoke(self, function: Function, event: dict[str, Any]) -> Any:
         with self._lock:
             self.invocations[function.logical_id] = self.invocations.get(function.logical_id, 0) + 1
-        return function.entry()(event, LambdaContext(function.logical_id, function.timeout))
+        return self._lambdas.invoke(function, event)
 
     def _poll(self, function: Function, source: SqsSource) -> None:
         sqs = boto3.client("sqs")
@@ -405,8 +420,8 @@ class LocalStack:
                 failed = {f["itemIdentifier"] for f in (answer or {}).get("batchItemFailures", [])}
                 if not source.report_failures:
                     failed = set()
-            except Exception as exc:  # an invocation error: the whole batch comes back
-                self.log(f"{function.logical_id} failed: {type(exc).__name__}: {exc}")
+            except InvocationError as exc:  # the whole batch comes back
+                self.log(f"{function.logical_id} failed: {exc}")
                 failed = {r["messageId"] for r in records}
             done = [m for m in got if m["MessageId"] not in failed]
             for i in range(0, len(done), 10):
@@ -437,6 +452,48 @@ def _bind(
     fn: Callable[[Function, SqsSource], None], f: Function, s: SqsSource
 ) -> Callable[[], None]:
     return lambda: fn(f, s)
+
+
+def _print_line(function: str, line: str) -> None:
+    """A function's log line, to this process's stdout (`up` and `demo` send it to a file)."""
+    print(line, flush=True)
+
+
+def _rehost(value: str, host: str) -> str:
+    """A loopback URL of this machine, as a container reaches it; anything else unchanged."""
+    url = urlsplit(value)
+    if url.scheme not in ("http", "https") or url.hostname not in ("127.0.0.1", "localhost"):
+        return value
+    netloc = f"{host}:{url.port}" if url.port else host
+    return urlunsplit(url._replace(netloc=netloc))
+
+
+def _refusing(app: Any, peers: PeerCheck) -> Any:
+    """A WSGI app that answers 403 to anyone `peers` does not allow."""
+
+    def guarded(environ: dict[str, Any], start_response: Any) -> Any:
+        if not peers(str(environ.get("REMOTE_ADDR", ""))):
+            start_response("403 Forbidden", [("Content-Type", "text/plain")])
+            return [b"the local stack answers local peers only\n"]
+        return app(environ, start_response)
+
+    return guarded
+
+
+class _ApiServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        peers: PeerCheck | None,
+    ) -> None:
+        self.peers = peers
+        super().__init__(address, handler)
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        return self.peers is None or self.peers(str(client_address[0]))
 
 
 def _record(message: Any, queue_arn: str) -> dict[str, Any]:
@@ -495,8 +552,8 @@ def _api_handler(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
             event = _rest_event(self, url, raw, route, params, stack.stage)
             try:
                 answer = stack.invoke(function, event)
-            except Exception as exc:
-                stack.log(f"{function.logical_id} failed: {type(exc).__name__}: {exc}")
+            except InvocationError as exc:
+                stack.log(f"{function.logical_id} failed: {exc}")
                 self._answer(
                     502,
                     {"Content-Type": "application/json"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -63,3 +64,36 @@ def create_table(client: Any, logical_id: str, name: str) -> None:
             TableName=name,
             TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
         )
+
+
+def create_queue(
+    client: Any,
+    logical_id: str,
+    name: str,
+    resolved: dict[str, Any] | None = None,
+    *,
+    visibility: int | None = None,
+) -> str:
+    """An SQS queue of the template, made with its attributes; its URL.
+
+    `resolved` is its Properties with intrinsics resolved (the local stack has them, with the
+    dead-letter queue's ARN); without it, the redrive policy (which names another resource) is
+    left out. `visibility` replaces the visibility timeout (the local stack shortens it).
+    """
+    props = resolved if resolved is not None else resource(logical_id)["Properties"]
+    attributes: dict[str, str] = {}
+    for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds"):
+        if isinstance(props.get(key), int | str):
+            attributes[key] = str(props[key])
+    if visibility is not None:
+        attributes["VisibilityTimeout"] = str(visibility)
+    redrive = props.get("RedrivePolicy")
+    if resolved is not None and redrive:
+        attributes["RedrivePolicy"] = json.dumps(
+            {
+                "deadLetterTargetArn": redrive["deadLetterTargetArn"],
+                "maxReceiveCount": str(redrive["maxReceiveCount"]),
+            }
+        )
+    url: str = client.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    return url

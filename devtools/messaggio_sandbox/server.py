@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -166,6 +166,10 @@ class _Server(ThreadingHTTPServer):
         self.server_address = self.socket.getsockname()
         self.server_name = str(self.server_address[0])
         self.server_port = int(self.server_address[1])
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        peers = self.platform.peers
+        return peers is None or peers(str(client_address[0]))
 
     def track(self, connection: socket.socket, open_: bool) -> None:
         with self._connections_lock:
@@ -347,8 +351,15 @@ class SandboxPlatform:
         scenario: Scenario | None = None,
         report_retry_gaps: Sequence[float] = (0.05, 0.1, 0.2),
         report_timeout: float = 5.0,
+        peers: Callable[[str], bool] | None = None,
     ) -> None:
-        self._bind_host, self._family, self._url_host = _loopback(host)
+        if host == "0.0.0.0" and peers is not None:
+            # The local stack's `--containers` mode: reachable by containers on this host,
+            # every other peer refused before its request is read.
+            self._bind_host, self._family, self._url_host = host, socket.AF_INET, "127.0.0.1"
+        else:
+            self._bind_host, self._family, self._url_host = _loopback(host)
+        self.peers = peers
         if not 0 <= port <= 65_535:
             raise ValueError(f"bad port {port}")
         self._port = port
@@ -461,6 +472,11 @@ class SandboxPlatform:
 
     def uploads(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.kind == "upload"]
+
+    def know_image(self, image_id: str) -> None:
+        """An image_id as if issued by an earlier upload (the shipped events name one)."""
+        with self._lock:
+            self._image_ids.add(image_id)
 
     @property
     def image_ids(self) -> set[str]:
