@@ -1,4 +1,4 @@
-"""CloudFormation intrinsics (Ref, Fn::Sub, Fn::GetAtt, Fn::If, Fn::Join, ...) resolved
+"""CloudFormation intrinsics (Ref, Fn::Sub, Fn::GetAtt, Fn::If, Fn::Join, Fn::Select, ...) resolved
 against a local stack, so resources are created from the template's own properties."""
 
 from __future__ import annotations
@@ -52,6 +52,12 @@ class Context:
             if key == "Fn::Join":
                 sep, parts = arg
                 return sep.join(str(p) for p in self.resolve(parts))
+            if key == "Fn::Split":
+                sep, text = arg
+                return str(self.resolve(text)).split(sep)
+            if key == "Fn::Select":
+                index, items = arg
+                return self.resolve(items)[int(self.resolve(index))]
             if key == "Fn::Equals":
                 a, b = self.resolve(arg)
                 return str(a) == str(b)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import boto3
@@ -87,6 +88,32 @@ def test_the_allow_list_lets_in_what_it_names(
     monkeypatch.setenv("CALLBACK_ALLOWED_CIDRS", cidrs)
     refresh_settings()
     assert api.invoke(callback_event(GOOD)).json() == {"stored": True}
+
+
+@pytest.mark.parametrize(
+    ("cidrs", "says"),
+    [("203.0.113.7/24", "has host bits set"), ("203.0.113.0/24,platform.example", "platform")],
+)
+def test_an_unreadable_allow_list_refuses_every_callback_never_500(
+    api: Api,
+    seeded: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    cidrs: str,
+    says: str,
+) -> None:
+    """A malformed CALLBACK_ALLOWED_CIDRS: one ERROR line when read, then 403 for every
+    callback (the platform retries for 24 h while it is fixed); the status route still works."""
+    monkeypatch.setenv("CALLBACK_ALLOWED_CIDRS", cidrs)
+    refresh_settings()
+    for method in ("GET", "POST"):
+        forbidden(api, callback_event(GOOD, method=method))  # 203.0.113.10: in the /24
+    forbidden(api, load_event("callback_delivery_get.json"))
+    assert scan() == seeded
+    assert api.status().status == 200
+    errors = [json.loads(line) for line in api.logs.getvalue().splitlines() if "ERROR" in line]
+    assert len(errors) == 1, errors
+    assert "CALLBACK_ALLOWED_CIDRS unreadable" in errors[0]["message"]
+    assert says in errors[0]["reason"]
 
 
 def test_the_source_is_checked_before_the_secret_is_read(

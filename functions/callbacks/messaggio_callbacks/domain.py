@@ -11,7 +11,7 @@ from base64 import b64decode
 from binascii import Error as BinasciiError
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from ipaddress import IPv4Network, IPv6Network, ip_address
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Any, Final, Protocol
 from urllib.parse import parse_qs, urlencode
 
@@ -28,6 +28,8 @@ from messaggio_core.records import RecipientRecord, SendRecord, status_view
 
 STORAGE: Final = "storage"
 CREDENTIALS: Final = "credentials"
+
+type Network = IPv4Network | IPv6Network
 
 
 class ReportStore(Protocol):
@@ -70,6 +72,37 @@ class Callback:
 
 
 @dataclass(frozen=True, slots=True)
+class AllowList:
+    """CALLBACK_ALLOWED_CIDRS as read: the networks a caller's address must be in (none:
+    any address), or why the setting could not be read. [ours] An unreadable list allows
+    no one (403), rather than failing every call (500) or guessing what was meant."""
+
+    networks: tuple[Network, ...] = ()
+    broken: str | None = None
+
+    def allows(self, source_ip: str | None) -> bool:
+        if self.broken is not None:
+            return False
+        return not self.networks or source_allowed(source_ip, self.networks)
+
+
+def read_allow_list(text: str) -> AllowList:
+    """ "a, b" -> AllowList. Each entry is an address or a network with no host bits set:
+    203.0.113.7/24 is refused (did it mean the /24 or the one address?), never widened.
+    A network matches only addresses of its own family, so ::/0 allows IPv6 only and
+    0.0.0.0/0 IPv4 only; an empty setting allows any."""
+    networks: list[Network] = []
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ip_network(entry, strict=True))
+        except ValueError as exc:
+            return AllowList(broken=f"{entry!r} is not a CIDR range or address: {exc}")
+    return AllowList(tuple(networks))
+
+
+@dataclass(frozen=True, slots=True)
 class Receipt:
     report: Report
     stored: bool  # False: a repeat, already stored, nothing changed
@@ -78,7 +111,7 @@ class Receipt:
 def receive(
     call: Callback,
     *,
-    allowed: Sequence[IPv4Network | IPv6Network],
+    allowed: AllowList,
     expected_token: Callable[[], str],
     store: ReportStore,
 ) -> Receipt:
@@ -99,13 +132,13 @@ def receive(
 
 def ensure_genuine(
     call: Callback,
-    allowed: Sequence[IPv4Network | IPv6Network],
+    allowed: AllowList,
     expected_token: Callable[[], str],
 ) -> None:
     """The allow-list first (no secret read for a stranger), then the token in constant time.
     The secret is read only here, lazily; its failure is Unavailable (retry later)."""
-    if allowed and not source_allowed(call.source_ip, allowed):
-        raise Forbidden("source")
+    if not allowed.allows(call.source_ip):
+        raise Forbidden("source" if allowed.broken is None else "allow-list unreadable")
     try:
         expected = expected_token()
     except Exception as exc:
@@ -114,7 +147,7 @@ def ensure_genuine(
         raise Forbidden("token")
 
 
-def source_allowed(source_ip: str | None, allowed: Sequence[IPv4Network | IPv6Network]) -> bool:
+def source_allowed(source_ip: str | None, allowed: Sequence[Network]) -> bool:
     if not source_ip:
         return False
     try:

@@ -1,0 +1,209 @@
+"""Issue 15's template half: what a deployed stack does when things go wrong. Each check
+reads template.yaml (as the local stack does) and would fail on the template before it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from messaggio_local.resolve import Context
+from messaggio_local.template import ROOT, resource, template
+from tests.template.conftest import actions, functions, parameter, resources, statements
+
+MEDIA_BUCKET_ARN = "arn:${AWS::Partition}:s3:::${AWS::StackName}-media-${AWS::AccountId}"
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"Ref": name}
+
+
+# -- 1. alarms can notify --------------------------------------------------------------------
+
+
+def test_the_alarm_topic_has_a_key_cloudwatch_may_use() -> None:
+    """alias/aws/sns's policy does not let CloudWatch use it: alarms could not publish."""
+    topic = resource("AlarmTopic")["Properties"]
+    assert topic["KmsMasterKeyId"] == ref("AlarmTopicKey")
+    key = resource("AlarmTopicKey")
+    assert key["Type"] == "AWS::KMS::Key"
+    assert key["Properties"]["EnableKeyRotation"] is True
+    policy = key["Properties"]["KeyPolicy"]["Statement"]
+    cloudwatch = [s for s in policy if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
+    assert len(cloudwatch) == 1 and cloudwatch[0]["Effect"] == "Allow"
+    assert set(actions(cloudwatch[0])) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    admin = [s for s in policy if s["Principal"] == {"AWS": {"Fn::Sub": ROOT_ARN}}]
+    assert admin and admin[0]["Action"] == "kms:*", "the account must keep administering it"
+
+
+ROOT_ARN = "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"
+
+
+def test_every_alarm_publishes_to_the_topic_and_the_topic_is_an_output() -> None:
+    alarms = resources("AWS::CloudWatch::Alarm")
+    assert alarms
+    for name, alarm in alarms.items():
+        assert alarm["Properties"]["AlarmActions"] == [ref("AlarmTopic")], name
+    assert template()["Outputs"]["AlarmTopicArn"]["Value"] == ref("AlarmTopic")
+
+
+# -- 5. log groups expire and go with the stack ---------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(functions()))
+def test_every_function_logs_to_a_group_of_the_stack(name: str) -> None:
+    """A new function copies the pattern: <Function>Logs, LoggingConfig.LogGroup."""
+    config = functions()[name]["Properties"].get("LoggingConfig", {})
+    group = config.get("LogGroup")
+    assert group == ref(f"{name}Logs"), f"{name}: LoggingConfig.LogGroup: !Ref {name}Logs"
+    logs = resource(f"{name}Logs")
+    assert logs["Type"] == "AWS::Logs::LogGroup"
+    assert logs.get("DeletionPolicy", "Delete") == "Delete"
+
+
+def test_every_log_group_keeps_logs_for_the_retention_parameter() -> None:
+    groups = resources("AWS::Logs::LogGroup")
+    assert len(groups) >= len(functions()) + 1  # the functions' and the API's access logs
+    for name, group in groups.items():
+        assert group["Properties"]["RetentionInDays"] == ref("LogRetentionDays"), name
+    retention = parameter("LogRetentionDays")
+    assert retention["Default"] == 90
+    assert 90 in retention["AllowedValues"] and 3653 in retention["AllowedValues"]
+
+
+# -- 9. the account-wide API Gateway role is a choice ---------------------------------------
+
+
+def _condition(name: str, value: str) -> bool:
+    ctx = Context(parameters={"SetApiGatewayAccountRole": value}, pseudo={})
+    return bool(ctx.resolve(template()["Conditions"][name]))
+
+
+def test_setting_the_api_gateway_account_role_is_a_parameter() -> None:
+    choice = parameter("SetApiGatewayAccountRole")
+    assert choice["Default"] == "true" and set(choice["AllowedValues"]) == {"true", "false"}
+    for logical in ("ConnectorApiAccount", "ConnectorApiCloudWatchRole"):
+        assert resource(logical)["Condition"] == "SetApiGatewayAccount"
+    assert _condition("SetApiGatewayAccount", "true")
+    assert not _condition("SetApiGatewayAccount", "false")
+    # the API waits for the role when this stack sets it, without naming a resource that
+    # may not exist (a DependsOn on it would fail to deploy with the parameter false)
+    assert resource("ConnectorApi")["DependsOn"] == "ConnectorApiAccountReady"
+    ready = resource("ConnectorApiAccountReady")["Metadata"]["AccountRole"]
+    assert ready["Fn::If"][:2] == ["SetApiGatewayAccount", ref("ConnectorApiAccount")]
+
+
+# -- 13. the platform is reached over https only --------------------------------------------
+
+
+def _pattern(name: str) -> re.Pattern[str]:
+    return re.compile(parameter(name)["AllowedPattern"])
+
+
+@pytest.mark.parametrize("name", ["MessaggioSendUrl", "MessaggioMediaUrl"])
+def test_platform_urls_must_be_https(name: str) -> None:
+    pattern = _pattern(name)
+    assert pattern.fullmatch("https://api.messaggio.example/send")
+    assert pattern.fullmatch("https://media.sms-online.com/upload/")
+    for bad in ("http://api.messaggio.example/send", "https://", "ftp://x", "api.example/send"):
+        assert not pattern.fullmatch(bad), bad
+
+
+# -- 15. least privilege ---------------------------------------------------------------------
+
+_SOURCES = [
+    *sorted((ROOT / "layers" / "shared" / "messaggio_core").rglob("*.py")),
+    *sorted((ROOT / "functions").rglob("*.py")),
+]
+
+
+def _called_methods() -> set[str]:
+    called: set[str] = set()
+    for path in _SOURCES:
+        called.update(re.findall(r"\.([a-z_]+)\(", Path(path).read_text()))
+    return called
+
+
+def _snake(action: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", action).lower()
+
+
+@pytest.mark.parametrize("name", sorted(functions()))
+def test_no_dynamodb_permission_without_a_call_that_needs_it(name: str) -> None:
+    called = _called_methods()
+    granted = [
+        a.split(":", 1)[1]
+        for s in statements(functions()[name])
+        for a in actions(s)
+        if a.startswith("dynamodb:")
+    ]
+    assert granted
+    unused = [a for a in granted if _snake(a) not in called]
+    assert not unused, f"{name} may {unused}, which no code calls"
+    assert "TransactWriteItems" not in granted and "ConditionCheckItem" not in granted
+
+
+def test_the_sender_may_not_query_it_never_reads_a_lifecycle() -> None:
+    sender = {a for s in statements(resource("SenderFunction")) for a in actions(s)}
+    assert "dynamodb:Query" not in sender
+    code = "".join(p.read_text() for p in (ROOT / "functions" / "sender").rglob("*.py"))
+    assert "lifecycle(" not in code
+
+
+def _credentials_resource(secret_id: str) -> Any:
+    ctx = Context(
+        parameters={"MessaggioSecretId": secret_id},
+        pseudo={"AWS::Partition": "aws", "AWS::Region": "eu-west-1", "AWS::AccountId": "1" * 12},
+    )
+    for name, expr in template()["Conditions"].items():
+        if name == "SecretIdIsArn":
+            ctx.conditions[name] = bool(ctx.resolve(expr))
+    policy = resource("CredentialsReadPolicy")["Properties"]["PolicyDocument"]
+    (statement,) = policy["Statement"]
+    assert statement["Action"] == "secretsmanager:GetSecretValue"
+    return ctx.resolve(statement["Resource"])
+
+
+def test_the_secret_may_be_named_or_given_by_arn() -> None:
+    arn = "arn:aws:secretsmanager:eu-west-1:111111111111:secret:messaggio/connector-AbCdEf"
+    assert _credentials_resource("messaggio/connector") == (
+        "arn:aws:secretsmanager:eu-west-1:111111111111:secret:messaggio/connector-*"
+    )
+    assert _credentials_resource(arn) == arn  # not arn...:secret:arn:aws:...-*
+    pattern = _pattern("MessaggioSecretId")
+    assert pattern.fullmatch("messaggio/connector") and pattern.fullmatch(arn)
+    assert not pattern.fullmatch("messaggio connector")
+
+
+def test_every_function_that_reads_the_secret_uses_the_one_policy() -> None:
+    for name, function in functions().items():
+        policies = function["Properties"].get("Policies", [])
+        inline = [a for s in statements(function) for a in actions(s)]
+        assert "secretsmanager:GetSecretValue" not in inline, name
+        if name in ("SenderFunction", "MediaFunction", "CallbacksFunction"):
+            assert ref("CredentialsReadPolicy") in policies, name
+
+
+def test_the_media_bucket_expires_old_versions() -> None:
+    bucket = resource("MediaBucket")["Properties"]
+    assert bucket["VersioningConfiguration"]["Status"] == "Enabled"
+    rules = bucket["LifecycleConfiguration"]["Rules"]
+    expiring = [r for r in rules if r["Status"] == "Enabled" and "NoncurrentVersionExpiration" in r]
+    assert expiring and expiring[0]["NoncurrentVersionExpiration"]["NoncurrentDays"] >= 1
+
+
+def test_functions_that_read_images_may_list_the_bucket() -> None:
+    """Without s3:ListBucket, S3 answers a missing key 403 instead of 404 (item 3)."""
+    readers = 0
+    for name, function in functions().items():
+        granted = statements(function)
+        reads = [s for s in granted if "s3:GetObject" in actions(s)]
+        if not reads:
+            continue
+        readers += 1
+        assert reads[0]["Resource"] == {"Fn::Sub": MEDIA_BUCKET_ARN + "/*"}, name
+        lists = [s for s in granted if "s3:ListBucket" in actions(s)]
+        assert lists and lists[0]["Resource"] == {"Fn::Sub": MEDIA_BUCKET_ARN}, name
+    assert readers == 2  # sender (images by reference) and media
