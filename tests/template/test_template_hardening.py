@@ -3,6 +3,8 @@ reads template.yaml (as the local stack does) and would fail on the template bef
 
 from __future__ import annotations
 
+import ast
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -207,3 +209,135 @@ def test_functions_that_read_images_may_list_the_bucket() -> None:
         lists = [s for s in granted if "s3:ListBucket" in actions(s)]
         assert lists and lists[0]["Resource"] == {"Fn::Sub": MEDIA_BUCKET_ARN}, name
     assert readers == 2  # sender (images by reference) and media
+
+
+# -- 6. one dashboard with the figures an operator watches ----------------------------------
+
+
+def _dashboard() -> dict[str, Any]:
+    """The body with each ${...} replaced by its name, as JSON (what CloudWatch parses)."""
+    body = resource("Dashboard")["Properties"]["DashboardBody"]["Fn::Sub"]
+    data: dict[str, Any] = json.loads(re.sub(r"\$\{([^}]+)\}", r"<\1>", body))
+    return data
+
+
+def _plotted() -> list[tuple[str, str, dict[str, str]]]:
+    """(namespace, metric, dimensions) of every line of every metric widget."""
+    lines = []
+    for widget in _dashboard()["widgets"]:
+        for row in widget["properties"].get("metrics", []):
+            names = [part for part in row if isinstance(part, str)]
+            assert "." not in names, "write rows in full (no '.' shorthand): the checks read them"
+            namespace, metric, *dims = names
+            lines.append((namespace, metric, dict(zip(dims[::2], dims[1::2], strict=True))))
+    return lines
+
+
+def _emitted() -> set[str]:
+    """Every string literal of the deployed code: a metric the dashboard plots must be one."""
+    found: set[str] = set()
+    for path in _SOURCES:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                found.add(node.value)
+    return found
+
+
+def test_the_dashboard_plots_only_metrics_the_code_emits() -> None:
+    ours = [(metric, dims) for ns, metric, dims in _plotted() if ns == "MessaggioConnector"]
+    assert ours
+    emitted = _emitted()
+    for metric, dims in ours:
+        assert metric in emitted, f"{metric}: no code emits it"
+        assert dims == {"service": "messaggio-connector"}  # Powertools' one dimension
+    globals_env = template()["Globals"]["Function"]["Environment"]["Variables"]
+    assert globals_env["POWERTOOLS_METRICS_NAMESPACE"] == "MessaggioConnector"
+    assert globals_env["POWERTOOLS_SERVICE_NAME"] == "messaggio-connector"
+
+
+def test_the_dashboard_shows_every_outcome() -> None:
+    from messaggio_media.handler import METRIC as MEDIA
+    from messaggio_sender.handler import METRIC as SENDS
+
+    ours = {metric for ns, metric, _ in _plotted() if ns == "MessaggioConnector"}
+    assert set(SENDS.values()) <= ours, "sends by outcome"
+    assert set(MEDIA.values()) <= ours, "images by outcome"
+    reports = {"ReportStored", "ReportDuplicate", "ReportRejected", "CallbackForbidden"}
+    assert reports | {"CallbackStorageFailed", "CallbackCredentialsFailed"} <= ours
+
+
+def test_the_dashboard_shows_queues_dead_letters_functions_and_the_callback_route() -> None:
+    plotted = _plotted()
+
+    def lines(namespace: str, metric: str) -> list[dict[str, str]]:
+        return [dims for ns, m, dims in plotted if (ns, m) == (namespace, metric)]
+
+    queues = resources("AWS::SQS::Queue")
+    dead = {q for q, spec in queues.items() if "RedrivePolicy" not in spec["Properties"]}
+    fed = set(queues) - dead
+    depth = {d["QueueName"] for d in lines("AWS/SQS", "ApproximateNumberOfMessagesVisible")}
+    age = {d["QueueName"] for d in lines("AWS/SQS", "ApproximateAgeOfOldestMessage")}
+    assert {f"<{q}.QueueName>" for q in queues} <= depth  # depth of each, dead letters too
+    assert {f"<{q}.QueueName>" for q in fed} <= age
+    for metric in ("Errors", "Throttles", "Duration"):
+        shown = {d["FunctionName"] for d in lines("AWS/Lambda", metric)}
+        assert shown == {f"<{f}>" for f in functions()}, f"{metric}: every function, by Ref"
+    api = resource("ConnectorApi")["Properties"]
+    assert api["Name"] == ref("AWS::StackName")  # the ApiName the rows below name
+    for metric in ("4XXError", "5XXError", "Latency"):
+        methods = {
+            d["Method"]
+            for d in lines("AWS/ApiGateway", metric)
+            if d["Resource"] == "/callbacks/{token}"
+            and d["ApiName"] == "<AWS::StackName>"
+            and d["Stage"] == api["StageName"]
+        }
+        assert methods == {"GET", "POST"}, metric
+    alarms = next(w for w in _dashboard()["widgets"] if w["type"] == "alarm")
+    shown_alarms = set(alarms["properties"]["alarms"])
+    assert shown_alarms == {f"<{a}.Arn>" for a in resources("AWS::CloudWatch::Alarm")}
+
+
+def test_the_dashboard_name_is_an_output() -> None:
+    assert template()["Outputs"]["DashboardName"]["Value"] == ref("Dashboard")
+
+
+# -- 10. the callback route has its own throttle, and an optional per-source limit ----------
+
+
+def test_the_callback_route_has_its_own_throttle_from_parameters() -> None:
+    settings = resource("ConnectorApi")["Properties"]["MethodSettings"]
+    route = [s for s in settings if s["ResourcePath"] == "/~1callbacks~1{token}"]
+    assert {s["HttpMethod"] for s in route} == {"GET", "POST"}
+    for one in route:
+        assert one["ThrottlingRateLimit"] == ref("CallbackThrottleRate")
+        assert one["ThrottlingBurstLimit"] == ref("CallbackThrottleBurst")
+        assert one["DataTraceEnabled"] is False and one["LoggingLevel"] == "OFF"
+    # sized to the platform's reports: 5 per recipient at the default rate, burst 2 s of it
+    rate = template()["Parameters"]["MessaggioRateLimit"]["Default"]
+    assert parameter("CallbackThrottleRate")["Default"] == 5 * rate
+    assert parameter("CallbackThrottleBurst")["Default"] == 2 * 5 * rate
+
+
+def test_the_web_acl_is_attached_only_when_asked() -> None:
+    wanted = parameter("EnableCallbackWaf")
+    assert wanted["Default"] == "false" and set(wanted["AllowedValues"]) == {"true", "false"}
+    condition = template()["Conditions"]["CallbackWafEnabled"]
+    assert condition == {"Fn::Equals": [ref("EnableCallbackWaf"), "true"]}
+    acl = resource("CallbackWebAcl")
+    association = resource("CallbackWebAclAssociation")
+    assert acl["Condition"] == association["Condition"] == "CallbackWafEnabled"
+    assert association["Properties"]["WebACLArn"] == {"Fn::GetAtt": "CallbackWebAcl.Arn"}
+    stage = association["Properties"]["ResourceArn"]["Fn::Sub"]
+    assert stage.endswith("/restapis/${ConnectorApi}/stages/${ConnectorApi.Stage}")
+    props = acl["Properties"]
+    assert props["Scope"] == "REGIONAL" and props["DefaultAction"] == {"Allow": {}}
+    # sampled requests would show the URL, which carries the callback token
+    assert props["VisibilityConfig"]["SampledRequestsEnabled"] is False
+    (rule,) = props["Rules"]
+    assert rule["VisibilityConfig"]["SampledRequestsEnabled"] is False
+    limit = rule["Statement"]["RateBasedStatement"]
+    assert limit["AggregateKeyType"] == "IP" and limit["Limit"] == ref("CallbackWafRequestsPer5Min")
+    match = limit["ScopeDownStatement"]["ByteMatchStatement"]
+    assert match["FieldToMatch"] == {"UriPath": {}} and match["SearchString"] == "/callbacks/"
+    assert rule["Action"]["Block"]["CustomResponse"]["ResponseCode"] == 429  # retried
