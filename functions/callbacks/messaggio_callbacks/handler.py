@@ -32,7 +32,7 @@ from messaggio_callbacks.domain import (
 from messaggio_callbacks.settings import Settings, settings
 from messaggio_core.dal.common import StorageError
 from messaggio_core.dal.messages import MessageStore
-from messaggio_core.dal.secrets import credentials
+from messaggio_core.dal.secrets import CredentialsUnavailable, credentials
 from messaggio_core.protocol.reports import InvalidReport, Report, Status
 from messaggio_core.protocol.surface import State
 
@@ -134,10 +134,11 @@ def _report_keys(report: Report | None) -> dict[str, Any]:
 
 
 def _cause(exc: Exception) -> dict[str, Any]:
-    """Why a dependency failed, for the log. The message only of a StorageError (it is the
-    AWS error code): other messages may quote what was sent (a reply) or the secret."""
+    """Why a dependency failed, for the log. The message only of a StorageError (the AWS
+    error code) or CredentialsUnavailable (what is wrong with the secret, never its value):
+    other messages may quote what was sent (a reply) or the secret."""
     cause = exc.__cause__
-    detail = str(cause) if isinstance(cause, StorageError) else None
+    detail = str(cause) if isinstance(cause, StorageError | CredentialsUnavailable) else None
     return {"error": type(cause).__name__, "detail": detail}
 
 

@@ -10,11 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import (
-    AsyncBatchProcessor,
-    EventType,
-    async_process_partial_response,
-)
+from aws_lambda_powertools.utilities.batch import async_process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -23,7 +19,8 @@ from messaggio_core.client import PlatformClient, Timeouts
 from messaggio_core.dal.clients import change_visibility
 from messaggio_core.dal.media import MediaStore
 from messaggio_core.dal.messages import MessageStore
-from messaggio_core.dal.secrets import Credentials, credentials
+from messaggio_core.dal.secrets import Credentials, CredentialsUnavailable, credentials
+from messaggio_core.failures import LoggedAsyncBatchProcessor, RetryLater, failure_fields
 from messaggio_core.images import ImageCache
 from messaggio_core.pacing import Pacer
 from messaggio_sender.sending import Deps, Done, Result, send
@@ -45,10 +42,6 @@ METRIC = {
     Result.DUPLICATE: "Duplicate",
     Result.IN_FLIGHT: "InFlight",
 }
-
-
-class RetryLater(Exception):
-    """Marks a record as a batch item failure: SQS hands it out again later."""
 
 
 class AccountBlocked(Exception):
@@ -112,7 +105,17 @@ def report(done: Done) -> None:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     dependencies = deps()
-    dependencies.credentials()  # fetched (or served from cache) once, before the batch
+    try:
+        dependencies.credentials()  # fetched (or served from cache) once, before the batch
+    except CredentialsUnavailable as exc:
+        # Nothing can be sent: the invocation fails, every record is retried, and the line
+        # says what is wrong with the secret (never its value).
+        ids = [r.get("messageId") for r in event.get("Records", [])]
+        logger.error(
+            "platform credentials unavailable",
+            extra={**failure_fields(None, exc), "reason": str(exc), "message_ids": ids},
+        )
+        raise
     deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - SAFETY_SECONDS
     backoff = settings().account_backoff
 
@@ -134,7 +137,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
 
     # A processor per invocation: it holds the batch's records and results. A batch whose
     # every record is retried is an answer like any other, not an invocation error...
-    processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    # Records that fail for a reason nobody expected log one ERROR line each (failures.py).
+    processor = LoggedAsyncBatchProcessor(logger)
     answer = async_process_partial_response(
         event=event, record_handler=handle, processor=processor, context=context
     )
