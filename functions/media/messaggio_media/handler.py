@@ -58,6 +58,7 @@ def handle(record: SQSRecord) -> None:
         metrics.add_metric(name="MediaRefused", unit=MetricUnit.Count, value=1)
         return
     if not refs:
+        logger.info("nothing to upload", extra={"message_id": record.message_id})
         metrics.add_metric(name="MediaIgnored", unit=MetricUnit.Count, value=1)
     retry = []
     for ref in refs:
@@ -68,7 +69,12 @@ def handle(record: SQSRecord) -> None:
             # with this object by the processor, and retried.
             raise RecordFailed(object=str(ref)) from exc
         metrics.add_metric(name=METRIC[result.result], unit=MetricUnit.Count, value=1)
-        fields = {"object": str(ref), "result": result.result.value, "reason": result.reason}
+        fields = {
+            "message_id": record.message_id,
+            "object": str(ref),
+            "result": result.result.value,
+            "reason": result.reason,
+        }
         if result.result is Upload.REFUSED:
             logger.warning("image refused", extra=fields)
         else:

@@ -18,6 +18,9 @@ from messaggio_core.images import ImageCache
 from messaggio_core.protocol.send import S3_REF_PATTERN, S3Ref
 
 KEY_MAX: Final = 1024  # S3's own limit on a key, in UTF-8 bytes
+# [ours] S3 puts one record in a notification; a body with more is not one of S3's, and
+# would cost one S3 call per record.
+MAX_RECORDS: Final = 10
 
 
 class Upload(StrEnum):
@@ -53,6 +56,8 @@ def objects(body: str) -> list[S3Ref]:
     records: Any = data.get("Records")
     if not isinstance(records, list):
         raise BadNotification("no Records")
+    if len(records) > MAX_RECORDS:
+        raise BadNotification(f"more than {MAX_RECORDS} records")
     for record in records:
         try:
             if not str(record["eventName"]).startswith("ObjectCreated:"):

@@ -81,13 +81,19 @@ def deps() -> Deps:
     )
 
 
-def report(done: Done) -> None:
+# A reason is logged as the table keeps it (its first 1,000 characters): a body breaking
+# thousands of rules must not make a log line of hundreds of kilobytes.
+REASON_LOGGED = 1000
+
+
+def report(done: Done, message_id: str) -> None:
     """One log line and one metric per record; never a phone number or a text."""
     metrics.add_metric(name=METRIC[done.result], unit=MetricUnit.Count, value=1)
     fields = {
         "correlation_id": done.p_transaction_id,
+        "message_id": message_id,
         "result": done.result.value,
-        "reason": done.reason,
+        "reason": done.reason[:REASON_LOGGED] if done.reason is not None else None,
         "kind": done.kind,
         "recipients": done.recipients,
     }
@@ -124,7 +130,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
     async def handle(record: SQSRecord) -> str:
         done = await send(record.body, record.message_id, dependencies, deadline)
         results.append(done.result)
-        report(done)
+        report(done, record.message_id)
         if done.result is Result.ACCOUNT_PROBLEM and backoff:
             # Not again in a tight loop: the message stays hidden for the back-off.
             try:
