@@ -16,12 +16,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from messaggio_callbacks.settings import settings as callback_settings
+from messaggio_core.protocol.send import SendBody
 from tests.callbacks.conftest import seed_send
 from tests.conftest import MEDIA_BUCKET
 from tests.fixtures.api import call, report_event, rest_event, status_event
 from tests.fixtures.faults import log_lines
 from tests.fixtures.media import Media
-from tests.fixtures.sender import Sender
+from tests.fixtures.sender import Sender, sqs_record
 
 pytestmark = pytest.mark.drill
 
@@ -86,22 +87,7 @@ def fit(body: str) -> str:
 
 # -- the sender ----------------------------------------------------------------------------
 
-SEND_FIELDS: Final = [
-    "sending_method",
-    "from",
-    "phone",
-    "txt",
-    "p_transaction_id",
-    "charset",
-    "dlr",
-    "dlr_timeout",
-    "expiry_txt",
-    "image_id",
-    "image",
-    "button_text",
-    "button_link",
-    "delay",
-]
+SEND_FIELDS: Final = [field.alias or name for name, field in SendBody.model_fields.items()]
 
 
 @st.composite
@@ -131,20 +117,6 @@ def hostile_send(draw: st.DrawFn) -> str:
         digits = "9" * draw(st.integers(4_301, 20_000))  # past Python's int parsing limit
         return fit(json.dumps(base)[:-1] + f', "dlr_timeout": {digits}}}')
     return fit(json.dumps(base, ensure_ascii=draw(st.booleans())))
-
-
-def sqs_record(message_id: str, body: str, arn: str) -> dict[str, Any]:
-    return {
-        "messageId": message_id,
-        "receiptHandle": f"rh-{message_id}",
-        "body": body,
-        "attributes": {"ApproximateReceiveCount": "1"},
-        "messageAttributes": {},
-        "md5OfBody": "",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": arn,
-        "awsRegion": "eu-west-1",
-    }
 
 
 def long_lines(output: io.StringIO) -> list[int]:

@@ -21,7 +21,10 @@ from typing import Any, Final
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, BatchProcessor, EventType
-from aws_lambda_powertools.utilities.batch.base import FailureResponse
+from aws_lambda_powertools.utilities.batch.base import (
+    BasePartialBatchProcessor,
+    FailureResponse,
+)
 from aws_lambda_powertools.utilities.batch.exceptions import ExceptionInfo
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import BotoCoreError, ClientError
@@ -111,8 +114,8 @@ def log_failure(logger: Logger, record: SQSRecord | None, exception: ExceptionIn
     logger.error("record failed", extra=failure_fields(message_id, exc))
 
 
-class LoggedBatchProcessor(BatchProcessor):
-    """Powertools' processor, plus one ERROR line per unexpectedly failed record."""
+class _Logged(BasePartialBatchProcessor):
+    """Powertools' processor for SQS, plus one ERROR line per unexpectedly failed record."""
 
     def __init__(self, logger: Logger) -> None:
         super().__init__(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -123,13 +126,9 @@ class LoggedBatchProcessor(BatchProcessor):
         return super().failure_handler(record, exception)
 
 
-class LoggedAsyncBatchProcessor(AsyncBatchProcessor):
-    """The async processor (the sender's), with the same ERROR line."""
+class LoggedBatchProcessor(_Logged, BatchProcessor):
+    """The media function's processor (a plain record handler)."""
 
-    def __init__(self, logger: Logger) -> None:
-        super().__init__(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-        self._log = logger
 
-    def failure_handler(self, record: Any, exception: ExceptionInfo) -> FailureResponse:
-        log_failure(self._log, record, exception)
-        return super().failure_handler(record, exception)
+class LoggedAsyncBatchProcessor(_Logged, AsyncBatchProcessor):
+    """The sender's processor (an async record handler)."""
