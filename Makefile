@@ -1,29 +1,52 @@
 # Two commands a newcomer needs (see README): `make demo` and `make test`.
 # Everything runs from .venv, made here from Python 3.12 (selected by .python-version).
+# Dependencies: one declaration (pyproject.toml), one lock (uv.lock); `make lock` exports every
+# requirements file from it, and each environment installs its file with hashes.
 
 SHELL := /bin/bash
 PY ?= python3.12
 VENV := .venv
 BIN := $(VENV)/bin
+UV := $(BIN)/uv
 STAMP := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-west-1
 FUNCTION_PATHS := layers/shared:functions/sender:functions/callbacks:functions/media:devtools
 
-.PHONY: venv lock lint typecheck unit template build test drill scan bench sandbox demo up clean
+.PHONY: venv lock lint typecheck unit template build test drill scan bench sandbox demo up sam clean
 
 venv: $(STAMP)
 
-$(STAMP): requirements-dev.txt
-	$(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+# uv (pinned, hashed) is bootstrapped with the interpreter's pip, then installs the rest exactly
+# as requirements/dev.txt says (and removes what it does not).
+$(STAMP): requirements/dev.txt requirements/uv.txt
+	test -x $(UV) || { $(PY) -m venv $(VENV) && \
+	  $(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements/uv.txt; }
+	$(UV) pip sync --quiet --python $(BIN)/python --require-hashes requirements/dev.txt
 	touch $(STAMP)
 
-# Re-pin after changing requirements.in (keeps the layer's pins in step by hand).
+# After editing pyproject.toml's dependencies or requirements/*.in: resolve, then export every
+# requirements file (with hashes). Versions already locked are kept; `make lock UPGRADE=1`
+# moves everything to the newest that fits. tests/repository checks nothing drifts.
+UV_COMPILE := $(UV) pip compile --quiet --universal --python-version 3.12 --generate-hashes
 lock: venv
-	$(BIN)/pip install --quiet -r requirements.in
-	$(BIN)/pip freeze --exclude-editable | grep -v '^-e ' > requirements-dev.txt
+	$(UV) lock --quiet $(if $(UPGRADE),--upgrade)
+	$(UV) export --quiet --frozen --no-default-groups --no-emit-project -o layers/shared/requirements.txt
+	$(UV) export --quiet --frozen --no-default-groups --group dev --no-emit-project -o requirements/dev.txt
+	$(UV) export --quiet --frozen --only-group uv -o requirements/uv.txt
+	$(UV_COMPILE) $(if $(UPGRADE),--upgrade) requirements/sam.in -o requirements/sam.txt
+	$(UV_COMPILE) $(if $(UPGRADE),--upgrade) requirements/checkov.in -o requirements/checkov.txt
+
+# Tools that pin their own world get environments of their own, made by uv from their
+# requirements/<tool>.txt: the SAM CLI (with cfn-lint) in .venv-sam, checkov in .venv-checkov.
+.venv-%/.installed: requirements/%.txt | venv
+	$(UV) venv --quiet --allow-existing --python $(PY) .venv-$*
+	$(UV) pip sync --quiet --python .venv-$*/bin/python --require-hashes $<
+	touch $@
+
+SAM := .venv-sam/bin/sam
+# The SAM CLI on its own: afterwards `export PATH="$$PWD/.venv-sam/bin:$$PATH"` puts `sam` on PATH.
+sam: .venv-sam/.installed
 
 lint: venv
 	$(BIN)/ruff check .
@@ -35,9 +58,9 @@ typecheck: venv
 unit: venv
 	$(BIN)/pytest -m "not drill"
 
-template: venv
-	$(BIN)/sam validate --lint
-	$(BIN)/sam build --cached --parallel >/dev/null && echo "sam build: ok"
+template: .venv-sam/.installed
+	$(SAM) validate --lint
+	$(SAM) build --cached --parallel >/dev/null && echo "sam build: ok"
 
 # The one test command (README and .ci/run call exactly this).
 test: lint typecheck unit template
@@ -59,17 +82,10 @@ bench: venv
 drill: venv
 	$(BIN)/pytest -m drill -p no:randomly -q
 
-# Scanners on the template: cfn-lint, and checkov in a virtual environment of its own (it
-# pins an old boto3 that must not reach the project's).
-CHECKOV := .venv-checkov/bin/checkov
-$(CHECKOV):
-	$(PY) -m venv .venv-checkov
-	.venv-checkov/bin/pip install --quiet --upgrade pip
-	.venv-checkov/bin/pip install --quiet -r requirements-checkov.txt
-
-scan: venv $(CHECKOV)
-	$(BIN)/cfn-lint template.yaml
-	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation -f template.yaml
+# Scanners on the template: cfn-lint (the SAM CLI's) and checkov, each from its own environment.
+scan: .venv-sam/.installed .venv-checkov/.installed
+	.venv-sam/bin/cfn-lint template.yaml
+	.venv-checkov/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
 
 # The sandbox platform, standalone (see README).
 sandbox: venv

@@ -195,7 +195,7 @@ def check_batch(event: dict[str, Any]) -> int:
     for record in event["Records"]:
         ptid = record["messageId"].replace("-m", "-", 1)
         found = store.lifecycle(ptid)
-        if found is None or found[0].state != "submitted" or not found[0].msg_ids:
+        if found is None or found.send.state != "submitted" or not found.send.msg_ids:
             raise RuntimeError(f"{ptid} not recorded submitted")
         ok += 1
     return ok

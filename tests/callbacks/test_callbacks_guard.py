@@ -248,6 +248,25 @@ def test_an_unreadable_secret_answers_503(api: Api, seeded: list[dict[str, Any]]
     assert answer.status == 503
     assert api.metric_names()[-1] == "CallbackCredentialsFailed"
     assert scan() == seeded
+    (line,) = [json.loads(x) for x in api.logs.getvalue().splitlines() if '"ERROR"' in x]
+    assert line["detail"] == f"secret {SECRET_ID}: secret missing"  # what failed, in words
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["[" * 100_000, "[" * 60_000, '{"a":' * 10_000 + "1" + "}" * 10_000, "msg_id=" + "[" * 60_000],
+    ids=["nested-100000", "nested-60000", "objects-10000", "a-field-nested"],
+)
+@pytest.mark.parametrize("content_type", ["application/json", "application/x-www-form-urlencoded"])
+def test_a_deeply_nested_body_is_400_never_5xx(
+    api: Api, seeded: list[dict[str, Any]], body: str, content_type: str
+) -> None:
+    event = post_body_event(body)
+    event["headers"]["Content-Type"] = content_type
+    event["multiValueHeaders"]["Content-Type"] = [content_type]
+    answer = api.invoke(event)
+    assert answer.status == 400 and "error" in answer.json()
+    assert scan() == seeded
 
 
 def test_an_unknown_path_is_404_not_500(api: Api) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from messaggio_sandbox import Fault
-from tests.fixtures.sender import Sender, body
+from tests.fixtures.sender import Sender, body, sqs_record
 
 pytestmark = pytest.mark.drill
 
@@ -24,18 +24,7 @@ RECEIVE_LIMIT = 3  # below the template's default (5), so the dead-letter path i
 
 
 def record(data: dict[str, Any], n: int, arn: str) -> dict[str, Any]:
-    text = json.dumps(data)
-    return {
-        "messageId": f"m-{n}",
-        "receiptHandle": f"rh-{n}",
-        "body": text,
-        "attributes": {"ApproximateReceiveCount": "1"},
-        "messageAttributes": {},
-        "md5OfBody": "",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": arn,
-        "awsRegion": "eu-west-1",
-    }
+    return sqs_record(f"m-{n}", json.dumps(data), arn)
 
 
 def test_redelivery_storm(sender: Sender, say: Callable[[str], None]) -> None:

@@ -143,7 +143,7 @@ def test_notification_keys_are_url_decoded() -> None:
             "Records": [
                 {
                     "eventName": "ObjectCreated:Put",
-                    "s3": {"bucket": {"name": "b"}, "object": {"key": "a+b%2Bc%C3%A9.png"}},
+                    "s3": {"bucket": {"name": "media-b"}, "object": {"key": "a+b%2Bc%C3%A9.png"}},
                 }
             ]
         }

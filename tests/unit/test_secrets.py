@@ -31,6 +31,7 @@ def test_a_malformed_secret_never_shows_its_values(secret: str) -> None:
         SecretString=json.dumps({"login": "acme", "secret_key": "hunter2", "callback_token": "x"}),
     )
     secrets._provider().clear_cache()
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(secrets.CredentialsUnavailable) as info:
         secrets.credentials(SECRET_ID)
+    assert str(info.value) == f"secret {SECRET_ID}: field invalid: callback_token"
     assert "hunter2" not in str(info.value) and "'x'" not in str(info.value)

@@ -24,7 +24,8 @@ from messaggio_core.protocol.reports import (
     parse_report,
 )
 from messaggio_core.protocol.signature import same_secret
-from messaggio_core.records import RecipientRecord, SendRecord, status_view
+from messaggio_core.protocol.surface import STATUS_PAGE_ITEMS
+from messaggio_core.records import BadPage, Lifecycle, status_view
 
 STORAGE: Final = "storage"
 CREDENTIALS: Final = "credentials"
@@ -37,7 +38,9 @@ class ReportStore(Protocol):
 
     def record_report(self, report: Report) -> bool: ...
 
-    def lifecycle(self, ptid: str) -> tuple[SendRecord, list[RecipientRecord]] | None: ...
+    def lifecycle(
+        self, ptid: str, *, page: str | None = None, limit: int | None = None
+    ) -> Lifecycle | None: ...
 
 
 class Forbidden(Exception):
@@ -45,7 +48,8 @@ class Forbidden(Exception):
 
 
 class MalformedId(ValueError):
-    """A status query whose id cannot be a p_transaction_id: 400."""
+    """A status query whose id cannot be a p_transaction_id, or whose `next` is not a page
+    cursor the store made: 400."""
 
 
 class Unavailable(Exception):
@@ -203,15 +207,18 @@ def _body_bytes(body: str, base64: bool) -> bytes:
         raise InvalidReport("body is not base64") from None
 
 
-def message_status(ptid: str, store: ReportStore) -> dict[str, Any] | None:
-    """Section G's view of one send, or None when the id is unknown."""
+def message_status(ptid: str, store: ReportStore, page: str | None = None) -> dict[str, Any] | None:
+    """Section G's view of one send (one page of it: at most STATUS_PAGE_ITEMS report and
+    reply items an answer, so an answer stays far below Lambda's 6 MB), or None when the id
+    is unknown."""
     if not TRANSACTION_ID_PATTERN.fullmatch(ptid):
         raise MalformedId("malformed id")
     try:
-        found = store.lifecycle(ptid)
+        found = store.lifecycle(ptid, page=page, limit=STATUS_PAGE_ITEMS)
+    except BadPage as exc:
+        raise MalformedId(str(exc)) from None
     except Exception as exc:  # the query failed: nothing to show yet, retry
         raise Unavailable(STORAGE) from exc
     if found is None:
         return None
-    send, recipients = found
-    return status_view(send, recipients)
+    return status_view(found.send, found.recipients, first=page is None, next_page=found.next)

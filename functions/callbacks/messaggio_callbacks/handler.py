@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 from functools import partial
 from http import HTTPStatus
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
@@ -32,9 +33,9 @@ from messaggio_callbacks.domain import (
 from messaggio_callbacks.settings import Settings, settings
 from messaggio_core.dal.common import StorageError
 from messaggio_core.dal.messages import MessageStore
-from messaggio_core.dal.secrets import credentials
+from messaggio_core.dal.secrets import CredentialsUnavailable, credentials
 from messaggio_core.protocol.reports import InvalidReport, Report, Status
-from messaggio_core.protocol.surface import State
+from messaggio_core.protocol.surface import STATUS_PAGE_ITEMS, State
 
 app = APIGatewayRestResolver()
 logger = Logger()
@@ -80,7 +81,14 @@ class StatusView(BaseModel):
     attempts: int
     created_at: str | None
     updated_at: str | None
-    recipients: list[RecipientView]
+    recipients: list[RecipientView] = Field(
+        description=f"At most {STATUS_PAGE_ITEMS} report and reply items an answer: a "
+        "recipient may continue in the next answer (merge by msg_id)."
+    )
+    next: str | None = Field(
+        description="Where the following answer starts: GET again with ?next=<this> until "
+        "it is null."
+    )
 
 
 def _doc(description: str, model: type[BaseModel]) -> dict[str, Any]:
@@ -101,7 +109,7 @@ _CALLBACK_RESPONSES: Final[dict[int, Any]] = {
 }
 _STATUS_RESPONSES: Final[dict[int, Any]] = {
     200: _doc("The send and its recipients (docs/protocol.md section G).", StatusView),
-    400: _doc("Not a p_transaction_id.", ErrorAnswer),
+    400: _doc("Not a p_transaction_id, or `next` is not a cursor of ours.", ErrorAnswer),
     404: _doc("No such send.", ErrorAnswer),
     503: _doc("Storage unavailable; retry.", ErrorAnswer),
 }
@@ -134,10 +142,11 @@ def _report_keys(report: Report | None) -> dict[str, Any]:
 
 
 def _cause(exc: Exception) -> dict[str, Any]:
-    """Why a dependency failed, for the log. The message only of a StorageError (it is the
-    AWS error code): other messages may quote what was sent (a reply) or the secret."""
+    """Why a dependency failed, for the log. The message only of a StorageError (the AWS
+    error code) or CredentialsUnavailable (what is wrong with the secret, never its value):
+    other messages may quote what was sent (a reply) or the secret."""
     cause = exc.__cause__
-    detail = str(cause) if isinstance(cause, StorageError) else None
+    detail = str(cause) if isinstance(cause, StorageError | CredentialsUnavailable) else None
     return {"error": type(cause).__name__, "detail": detail}
 
 
@@ -236,15 +245,25 @@ def callback_post(token: str) -> Response[str]:
     STATUS_ROUTE,
     summary="The status of one send",
     description="`id` is the send's p_transaction_id (or the SQS messageId it fell back to). "
-    "IAM-authorised (SigV4).",
+    f"IAM-authorised (SigV4). One answer carries at most {STATUS_PAGE_ITEMS} report and reply "
+    "items; while `next` is not null, GET again with `?next=<next>` for the rest.",
     responses=_STATUS_RESPONSES,
     tags=["status"],
     operation_id="messageStatus",
     security=[{SIGV4: []}],
 )
-def status(id: str) -> Response[str]:  # `id`: the route's name in docs/protocol.md section G
+def status(
+    id: str,  # the route's name in docs/protocol.md section G
+    next: Annotated[  # the query's name
+        str | None,
+        Query(description="The previous answer's `next`, for the following page."),
+    ] = None,
+) -> Response[str]:
+    # Declared above for the OpenAPI document; the resolver (no validation) passes only the
+    # path, so the query string is read from the event.
+    page = app.current_event.get_query_string_value("next")
     try:
-        view = message_status(id, _store(settings()))
+        view = message_status(id, _store(settings()), page)
     except MalformedId as exc:
         metrics.add_metric(name="StatusRejected", unit=MetricUnit.Count, value=1)
         return _json(HTTPStatus.BAD_REQUEST, {"error": str(exc)})

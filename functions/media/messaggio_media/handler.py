@@ -7,11 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -19,6 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from messaggio_core.client import PlatformClient, Timeouts
 from messaggio_core.dal.media import MediaStore
 from messaggio_core.dal.secrets import Credentials, credentials
+from messaggio_core.failures import LoggedBatchProcessor, RecordFailed, RetryLater
 from messaggio_core.images import ImageCache
 from messaggio_media.settings import settings
 from messaggio_media.uploads import BadNotification, Upload, objects, upload
@@ -32,10 +29,6 @@ METRIC = {
     Upload.REFUSED: "MediaRefused",
     Upload.RETRY: "MediaRetried",
 }
-
-
-class RetryLater(Exception):
-    """Marks a record as a batch item failure: SQS hands it out again later."""
 
 
 @cache
@@ -59,16 +52,29 @@ def handle(record: SQSRecord) -> None:
     try:
         refs = objects(record.body)
     except BadNotification as exc:
-        logger.warning("not an S3 notification", extra={"reason": str(exc)})
+        logger.warning(
+            "not an S3 notification", extra={"message_id": record.message_id, "reason": str(exc)}
+        )
         metrics.add_metric(name="MediaRefused", unit=MetricUnit.Count, value=1)
         return
     if not refs:
+        logger.info("nothing to upload", extra={"message_id": record.message_id})
         metrics.add_metric(name="MediaIgnored", unit=MetricUnit.Count, value=1)
     retry = []
     for ref in refs:
-        result = upload(image_cache(), ref)
+        try:
+            result = upload(image_cache(), ref)
+        except Exception as exc:
+            # Unexpected (a store refusing a call, S3 access denied, the secret): logged
+            # with this object by the processor, and retried.
+            raise RecordFailed(object=str(ref)) from exc
         metrics.add_metric(name=METRIC[result.result], unit=MetricUnit.Count, value=1)
-        fields = {"object": str(ref), "result": result.result.value, "reason": result.reason}
+        fields = {
+            "message_id": record.message_id,
+            "object": str(ref),
+            "result": result.result.value,
+            "reason": result.reason,
+        }
         if result.result is Upload.REFUSED:
             logger.warning("image refused", extra=fields)
         else:
@@ -82,7 +88,7 @@ def handle(record: SQSRecord) -> None:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    processor = LoggedBatchProcessor(logger)
     return process_partial_response(
         event=event, record_handler=handle, processor=processor, context=context
     )

@@ -11,11 +11,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 from urllib.parse import unquote_plus
 
 from messaggio_core.images import ImageCache
-from messaggio_core.protocol.send import S3Ref
+from messaggio_core.protocol.send import S3_REF_PATTERN, S3Ref
+
+KEY_MAX: Final = 1024  # S3's own limit on a key, in UTF-8 bytes
+# [ours] S3 puts one record in a notification; a body with more is not one of S3's, and
+# would cost one S3 call per record.
+MAX_RECORDS: Final = 10
 
 
 class Upload(StrEnum):
@@ -41,8 +46,8 @@ def objects(body: str) -> list[S3Ref]:
     """The objects an S3 notification names (keys arrive URL-encoded, '+' for spaces)."""
     try:
         data = json.loads(body)
-    except ValueError as exc:
-        raise BadNotification("not JSON") from exc
+    except (ValueError, RecursionError):
+        raise BadNotification("not JSON") from None
     if not isinstance(data, dict):
         raise BadNotification("not a JSON object")
     if data.get("Event") == "s3:TestEvent":
@@ -51,16 +56,33 @@ def objects(body: str) -> list[S3Ref]:
     records: Any = data.get("Records")
     if not isinstance(records, list):
         raise BadNotification("no Records")
+    if len(records) > MAX_RECORDS:
+        raise BadNotification(f"more than {MAX_RECORDS} records")
     for record in records:
         try:
             if not str(record["eventName"]).startswith("ObjectCreated:"):
                 continue
             bucket = record["s3"]["bucket"]["name"]
-            key = unquote_plus(record["s3"]["object"]["key"])
-        except (KeyError, TypeError) as exc:
-            raise BadNotification("a record without bucket or key") from exc
-        refs.append(S3Ref(str(bucket), key))
+            key = record["s3"]["object"]["key"]
+        except (KeyError, TypeError, IndexError):
+            raise BadNotification("a record without bucket or key") from None
+        if not isinstance(bucket, str) or not isinstance(key, str):
+            raise BadNotification("a bucket or key that is not a string")
+        ref = S3Ref(bucket, unquote_plus(key))
+        if not _nameable(ref):
+            raise BadNotification("a bucket or key S3 cannot have")
+        refs.append(ref)
     return refs
+
+
+def _nameable(ref: S3Ref) -> bool:
+    """[ours] what an `image: s3://` reference could name: anything else would make every S3
+    call fail, and be retried for nothing."""
+    try:
+        size = len(ref.key.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate: no S3 key is that
+        return False
+    return size <= KEY_MAX and S3_REF_PATTERN.fullmatch(str(ref)) is not None
 
 
 def upload(cache: ImageCache, ref: S3Ref) -> ObjectResult:

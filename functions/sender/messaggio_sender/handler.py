@@ -10,11 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import (
-    AsyncBatchProcessor,
-    EventType,
-    async_process_partial_response,
-)
+from aws_lambda_powertools.utilities.batch import async_process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -23,7 +19,8 @@ from messaggio_core.client import PlatformClient, Timeouts
 from messaggio_core.dal.clients import change_visibility
 from messaggio_core.dal.media import MediaStore
 from messaggio_core.dal.messages import MessageStore
-from messaggio_core.dal.secrets import Credentials, credentials
+from messaggio_core.dal.secrets import Credentials, CredentialsUnavailable, credentials
+from messaggio_core.failures import LoggedAsyncBatchProcessor, RetryLater, failure_fields
 from messaggio_core.images import ImageCache
 from messaggio_core.pacing import Pacer
 from messaggio_sender.sending import Deps, Done, Result, send
@@ -45,10 +42,6 @@ METRIC = {
     Result.DUPLICATE: "Duplicate",
     Result.IN_FLIGHT: "InFlight",
 }
-
-
-class RetryLater(Exception):
-    """Marks a record as a batch item failure: SQS hands it out again later."""
 
 
 class AccountBlocked(Exception):
@@ -88,13 +81,19 @@ def deps() -> Deps:
     )
 
 
-def report(done: Done) -> None:
+# A reason is logged as the table keeps it (its first 1,000 characters): a body breaking
+# thousands of rules must not make a log line of hundreds of kilobytes.
+REASON_LOGGED = 1000
+
+
+def report(done: Done, message_id: str) -> None:
     """One log line and one metric per record; never a phone number or a text."""
     metrics.add_metric(name=METRIC[done.result], unit=MetricUnit.Count, value=1)
     fields = {
         "correlation_id": done.p_transaction_id,
+        "message_id": message_id,
         "result": done.result.value,
-        "reason": done.reason,
+        "reason": done.reason[:REASON_LOGGED] if done.reason is not None else None,
         "kind": done.kind,
         "recipients": done.recipients,
     }
@@ -112,7 +111,17 @@ def report(done: Done) -> None:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     dependencies = deps()
-    dependencies.credentials()  # fetched (or served from cache) once, before the batch
+    try:
+        dependencies.credentials()  # fetched (or served from cache) once, before the batch
+    except CredentialsUnavailable as exc:
+        # Nothing can be sent: the invocation fails, every record is retried, and the line
+        # says what is wrong with the secret (never its value).
+        ids = [r.get("messageId") for r in event.get("Records", [])]
+        logger.error(
+            "platform credentials unavailable",
+            extra={**failure_fields(None, exc), "reason": str(exc), "message_ids": ids},
+        )
+        raise
     deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - SAFETY_SECONDS
     backoff = settings().account_backoff
 
@@ -121,7 +130,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
     async def handle(record: SQSRecord) -> str:
         done = await send(record.body, record.message_id, dependencies, deadline)
         results.append(done.result)
-        report(done)
+        report(done, record.message_id)
         if done.result is Result.ACCOUNT_PROBLEM and backoff:
             # Not again in a tight loop: the message stays hidden for the back-off.
             try:
@@ -134,7 +143,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
 
     # A processor per invocation: it holds the batch's records and results. A batch whose
     # every record is retried is an answer like any other, not an invocation error...
-    processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    # Records that fail for a reason nobody expected log one ERROR line each (failures.py).
+    processor = LoggedAsyncBatchProcessor(logger)
     answer = async_process_partial_response(
         event=event, record_handler=handle, processor=processor, context=context
     )

@@ -22,6 +22,7 @@ from typing import Protocol
 from messaggio_core.client import PlatformClient
 from messaggio_core.dal.messages import Claimed, MessageStore, SendMeta
 from messaggio_core.dal.secrets import Credentials
+from messaggio_core.failures import RecordFailed
 from messaggio_core.images import ImageResolution
 from messaggio_core.pacing import Pacer
 from messaggio_core.protocol.answer import Outcome, SendAnswer
@@ -99,9 +100,20 @@ async def send(body: str, message_id: str, deps: Deps, deadline: float) -> Done:
     except InvalidSendRequest as exc:
         ptid = _best_effort_id(body, message_id)
         reason = redact(str(exc))
-        await _run(deps, deps.store.reject_unsendable, ptid, message_id, reason)
+        try:
+            await _run(deps, deps.store.reject_unsendable, ptid, message_id, reason)
+        except Exception as failure:
+            raise RecordFailed(p_transaction_id=ptid) from failure
         return Done(Result.REJECTED, ptid, reason)
 
+    try:
+        return await _send(message, message_id, deps, deadline)
+    except Exception as exc:
+        # Unexpected (a bug, a store refusing a call): the handler logs it with this id.
+        raise RecordFailed(p_transaction_id=message.p_transaction_id) from exc
+
+
+async def _send(message: Message, message_id: str, deps: Deps, deadline: float) -> Done:
     ptid = message.p_transaction_id
     image_id: str | None = None
     if message.image is not None:
@@ -210,7 +222,7 @@ def _best_effort_id(body: str, message_id: str) -> str:
     """Where to record a body that cannot be sent: its own id if it has a usable one."""
     try:
         data = json.loads(body)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         return message_id
     value = data.get("p_transaction_id") if isinstance(data, dict) else None
     if isinstance(value, str) and TRANSACTION_ID_PATTERN.fullmatch(value):

@@ -45,17 +45,43 @@ class SendRecord:
     updated_at: str | None
 
 
-def status_view(send: SendRecord, recipients: list[RecipientRecord]) -> dict[str, Any]:
-    """GET /messages/{id} (section G): one entry per phone sent, in order, then any msg_id
-    known only from reports (a send whose answer was lost, or a report that came first)."""
+@dataclass(frozen=True, slots=True)
+class Lifecycle:
+    """A send and the recipients read with it; `next`: the cursor of the following page
+    (opaque: the store makes and reads it), None when nothing is left."""
+
+    send: SendRecord
+    recipients: list[RecipientRecord]
+    next: str | None = None
+
+
+class BadPage(ValueError):
+    """A page cursor the store did not make."""
+
+
+def status_view(
+    send: SendRecord,
+    recipients: list[RecipientRecord],
+    *,
+    first: bool = True,
+    next_page: str | None = None,
+) -> dict[str, Any]:
+    """GET /messages/{id} (section G). The first page has one entry per phone sent, in
+    order, then any msg_id known only from reports (a send whose answer was lost, or a report
+    that came first); a later page (`first` False) has the recipients read for it. `next`:
+    where the following page starts (None: this answer holds the rest)."""
     by_msg_id = {r.msg_id: r for r in recipients}
     out: list[dict[str, Any]] = []
-    for phone in send.phones:
-        msg_id = send.msg_ids.get(phone)
-        record = by_msg_id.get(msg_id, RecipientRecord(msg_id)) if msg_id else None
-        out.append(_recipient(phone, record))
-    known = set(send.msg_ids.values())
-    out.extend(_recipient(None, r) for r in recipients if r.msg_id not in known)
+    if first:
+        for phone in send.phones:
+            msg_id = send.msg_ids.get(phone)
+            record = by_msg_id.get(msg_id, RecipientRecord(msg_id)) if msg_id else None
+            out.append(_recipient(phone, record))
+        known = set(send.msg_ids.values())
+        out.extend(_recipient(None, r) for r in recipients if r.msg_id not in known)
+    else:
+        phone_of = {msg_id: phone for phone, msg_id in send.msg_ids.items()}
+        out.extend(_recipient(phone_of.get(r.msg_id), r) for r in recipients)
     return {
         "p_transaction_id": send.p_transaction_id,
         "state": send.state,
@@ -66,6 +92,7 @@ def status_view(send: SendRecord, recipients: list[RecipientRecord]) -> dict[str
         "created_at": send.created_at,
         "updated_at": send.updated_at,
         "recipients": out,
+        "next": next_page,
     }
 
 

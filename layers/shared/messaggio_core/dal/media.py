@@ -277,9 +277,13 @@ class MediaStore:
 
 
 def _s3_error(exc: ClientError, bucket: str, key: str) -> Exception:
+    """S3's "no such key" is a missing object (refused for good). Its 403 is not: without
+    s3:ListBucket S3 says 403 for a missing key too, but a 403 may as well hide an object
+    that exists, so it stays a storage error (logged, retried) that names what was refused."""
     if _code(exc) in ("404", "NoSuchKey", "NotFound"):
         return ObjectMissing(f"s3://{bucket}/{key}")
-    return StorageError(_code(exc))
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
+    return StorageError(f"S3 {exc.operation_name} answered {status} {_code(exc)}")
 
 
 def _cached(item: dict[str, Any]) -> CachedImage:

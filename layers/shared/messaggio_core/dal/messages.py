@@ -17,7 +17,9 @@ shown is computed on read (section E's ranks). GET /messages/{id} is one Query.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
+from base64 import urlsafe_b64decode, urlsafe_b64encode
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -29,9 +31,10 @@ from messaggio_core.dal.common import StorageError, now_iso
 from messaggio_core.dal.common import code as _code
 from messaggio_core.dal.common import n as _n
 from messaggio_core.dal.common import s as _s
+from messaggio_core.protocol.ids import MSG_ID_PATTERN
 from messaggio_core.protocol.reports import Report, ReportType, Status
 from messaggio_core.protocol.surface import State
-from messaggio_core.records import RecipientRecord, Reply, SendRecord
+from messaggio_core.records import BadPage, Lifecycle, RecipientRecord, Reply, SendRecord
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -65,6 +68,30 @@ class SendMeta:
     phones: tuple[str, ...]
     sms_parts: int | None
     source_id: str  # the SQS messageId
+
+
+# A recipient's sort key, or one reply's (REPLY_DIGEST hex characters of the text's hash).
+REPLY_DIGEST: Final = 32
+_PAGE_KEY: Final = re.compile(
+    rf"MSG#{MSG_ID_PATTERN.pattern}(?:#R#[0-9a-f]{{{REPLY_DIGEST}}})?", re.ASCII
+)
+
+
+def _cursor(sk: str) -> str:
+    """Opaque to callers: the last sort key read, base64url without padding."""
+    return urlsafe_b64encode(sk.encode()).decode().rstrip("=")
+
+
+def _after(cursor: str) -> str:
+    if len(cursor) > 200:  # no sort key of ours is that long
+        raise BadPage("malformed next")
+    try:
+        sk = urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (ValueError, UnicodeError):
+        raise BadPage("malformed next") from None
+    if not _PAGE_KEY.fullmatch(sk):
+        raise BadPage("malformed next")
+    return sk
 
 
 class MessageStore:
@@ -231,7 +258,7 @@ class MessageStore:
         try:
             if report.type is ReportType.REPLY:
                 assert report.text is not None
-                digest = hashlib.sha256(report.text.encode()).hexdigest()[:32]
+                digest = hashlib.sha256(report.text.encode()).hexdigest()[:REPLY_DIGEST]
                 self.client.put_item(
                     TableName=self.table,
                     Item={
@@ -272,31 +299,70 @@ class MessageStore:
 
     # -- status --------------------------------------------------------------------------
 
-    def lifecycle(self, ptid: str) -> tuple[SendRecord, list[RecipientRecord]] | None:
-        """Everything about one send, in one Query (paged only past 1 MB)."""
+    def lifecycle(
+        self, ptid: str, *, page: str | None = None, limit: int | None = None
+    ) -> Lifecycle | None:
+        """One send and what was reported about it. Without `limit`, everything, in one
+        Query (paged only past 1 MB). With it, a page of GET /messages/{id}: at most `limit`
+        report and reply items, from the cursor `page` on (BadPage if it is not one of ours);
+        `Lifecycle.next` is the next page's cursor. The first page is still one Query (newest
+        sort key first, so the send's own item comes first); a later page adds one GetItem."""
+        pk = f"TX#{ptid}"
+        after = None if page is None else _after(page)
         send: SendRecord | None = None
+        if after is not None:
+            send = self._send(ptid)
+            if send is None:
+                return None
         recipients: dict[str, RecipientRecord] = {}
-        for item in self._query(f"TX#{ptid}"):
+        read = 0
+        last: str | None = None
+        more = False
+        # The send's item, `limit` items, and one more to know whether there are more.
+        page_size = None if limit is None else limit + 2
+        for item in self._query(pk, after, page_size):
             sk = item["sk"]["S"]
             if sk == SEND_SK:
                 send = _send_record(ptid, item)
-            elif sk.startswith("MSG#"):
-                msg_id, _, reply = sk[4:].partition("#R#")
-                record = recipients.setdefault(msg_id, RecipientRecord(msg_id))
-                if reply:
-                    record.replies.append(Reply(item["text"]["S"], item["received_at"]["S"]))
-                else:
-                    _fill_recipient(record, item)
+                continue
+            if not sk.startswith("MSG#"):
+                continue
+            if limit is not None and read == limit:
+                more = True
+                break
+            read += 1
+            last = sk
+            msg_id, _, reply = sk[4:].partition("#R#")
+            record = recipients.setdefault(msg_id, RecipientRecord(msg_id))
+            if reply:
+                record.replies.append(Reply(item["text"]["S"], item["received_at"]["S"]))
+            else:
+                _fill_recipient(record, item)
         if send is None:
             return None
-        return send, sorted(recipients.values(), key=lambda r: r.msg_id)
+        ordered = sorted(recipients.values(), key=lambda r: r.msg_id)
+        return Lifecycle(send, ordered, _cursor(last) if more and last else None)
 
-    def _query(self, pk: str) -> Iterator[dict[str, Any]]:
+    def _send(self, ptid: str) -> SendRecord | None:
+        try:
+            item = self.client.get_item(
+                TableName=self.table, Key={"pk": _s(f"TX#{ptid}"), "sk": _s(SEND_SK)}
+            ).get("Item")
+        except ClientError as exc:
+            raise StorageError(_code(exc)) from exc
+        return _send_record(ptid, dict(item)) if item else None
+
+    def _query(self, pk: str, after: str | None, page_size: int | None) -> Iterator[dict[str, Any]]:
         kwargs: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "pk = :pk",
             "ExpressionAttributeValues": {":pk": _s(pk)},
+            "ScanIndexForward": False,
         }
+        if after is not None:
+            kwargs["ExclusiveStartKey"] = {"pk": _s(pk), "sk": _s(after)}
+        if page_size is not None:
+            kwargs["Limit"] = page_size
         try:
             while True:
                 page = self.client.query(**kwargs)

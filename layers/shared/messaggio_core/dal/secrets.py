@@ -7,7 +7,12 @@ from functools import cache
 from typing import Final
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from aws_lambda_powertools.utilities.parameters.exceptions import (
+    GetParameterError,
+    TransformParameterError,
+)
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from messaggio_core.dal.clients import AWS_CONFIG
 
@@ -25,6 +30,21 @@ class Credentials(BaseModel):
     callback_token: SecretStr = Field(min_length=16)
 
 
+class CredentialsUnavailable(Exception):
+    """The secret could not be read or is not section G's JSON. The message says what
+    failed (secret missing, access denied, not JSON, a field missing) and never quotes the
+    secret's value."""
+
+
+# Secrets Manager's error codes, in words an operator acts on.
+_READ_FAILURES: Final = {
+    "ResourceNotFoundException": "secret missing",
+    "AccessDeniedException": "access denied",
+    "DecryptionFailure": "cannot be decrypted (KMS)",
+    "InvalidRequestException": "not readable (deleted or not yet set)",
+}
+
+
 @cache
 def _provider() -> SecretsProvider:
     return SecretsProvider(boto_config=AWS_CONFIG)
@@ -36,13 +56,44 @@ _validated: dict[str, tuple[object, Credentials]] = {}
 def credentials(secret_id: str) -> Credentials:
     """Called for every send: the secret comes from Powertools' cache, and is validated again
     only when that cache hands back a new value (a rotation, or max_age passed)."""
-    value = _provider().get(secret_id, transform="json", max_age=MAX_AGE_SECONDS)
+    try:
+        value = _provider().get(secret_id, transform="json", max_age=MAX_AGE_SECONDS)
+    except TransformParameterError:
+        raise CredentialsUnavailable(f"secret {secret_id}: not JSON") from None
+    except GetParameterError as exc:
+        raise CredentialsUnavailable(f"secret {secret_id}: {_read_failure(exc)}") from exc
     seen = _validated.get(secret_id)
     if seen is not None and seen[0] == value:
         return seen[1]
-    validated = Credentials.model_validate(value)
+    try:
+        validated = Credentials.model_validate(value)
+    except ValidationError as exc:
+        raise CredentialsUnavailable(f"secret {secret_id}: {_shape_failure(exc)}") from None
     _validated[secret_id] = (value, validated)
     return validated
+
+
+def _read_failure(exc: GetParameterError) -> str:
+    """Powertools raises GetParameterError inside `except`: the AWS error is its context."""
+    cause = exc.__context__
+    if isinstance(cause, ClientError):
+        code = str(cause.response.get("Error", {}).get("Code", "Unknown"))
+        return _READ_FAILURES.get(code, f"Secrets Manager answered {code}")
+    return f"Secrets Manager unreachable ({type(cause).__name__})"
+
+
+def _shape_failure(exc: ValidationError) -> str:
+    """Which fields are wrong, by name only (the model hides the input from its errors)."""
+    problems: list[str] = []
+    for error in exc.errors(include_input=False, include_url=False):
+        where = ".".join(str(part) for part in error["loc"])
+        if not where:
+            problems.append("not a JSON object")
+        elif error["type"] == "missing":
+            problems.append(f"field missing: {where}")
+        else:
+            problems.append(f"field invalid: {where}")
+    return "; ".join(problems)
 
 
 def reset_secrets() -> None:

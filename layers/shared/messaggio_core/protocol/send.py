@@ -267,7 +267,8 @@ def parse_message(raw: str | bytes, fallback_id: str) -> Message:
     """
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: [ours] nested deeper than the parser goes is not a body either.
         raise InvalidSendRequest(["body: is not valid JSON"]) from None
     if not isinstance(data, dict):
         raise InvalidSendRequest(["body: must be a JSON object"])

@@ -11,6 +11,10 @@ ENV_SECRET_ID: Final = "MESSAGGIO_SECRET_ID"
 ENV_RATE_LIMIT: Final = "MESSAGGIO_RATE_LIMIT"
 ENV_ALLOWED_CIDRS: Final = "CALLBACK_ALLOWED_CIDRS"
 DEFAULT_RATE_LIMIT: Final = 10  # [prev] 10 SMS a second per account
+# [ours] GET /messages/{id} carries at most this many report and reply items an answer; the
+# rest is paged with `next`. A reply is at most 4,096 characters (up to ~25 KB as JSON), so
+# an answer stays near 2.5 MB at worst, under Lambda's 6 MB response limit.
+STATUS_PAGE_ITEMS: Final = 100
 
 
 class State(StrEnum):
