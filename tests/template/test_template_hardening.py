@@ -113,6 +113,24 @@ def test_platform_urls_must_be_https(name: str) -> None:
         assert not pattern.fullmatch(bad), bad
 
 
+# -- 8. a malformed allow-list entry does not deploy -----------------------------------------
+
+
+def test_callback_allowed_cidrs_is_checked_at_deploy_time() -> None:
+    """CloudFormation applies a CommaDelimitedList's pattern to each entry. Host bits are
+    the function's check (a pattern cannot do arithmetic): tests/callbacks."""
+    spec = parameter("CallbackAllowedCidrs")
+    pattern = re.compile(spec["AllowedPattern"])
+    good = ["0.0.0.0/0", "198.51.100.0/24", "203.0.113.7", "203.0.113.7/32", "::/0"]
+    good += ["2001:db8::/32", "2001:db8::1", "::ffff:203.0.113.7"]
+    for entry in [*good, *spec["Default"].split(",")]:
+        assert pattern.fullmatch(entry), entry
+    bad = ["203.0.113.0/33", "256.1.1.1", "1.2.3", "platform.example", "", " 10.0.0.0/8"]
+    bad += ["10.0.0.0/8;10.1.0.0/16", "2001:db8::/129", "10.0.0.0/-1", "*"]
+    for entry in bad:
+        assert not pattern.fullmatch(entry), entry
+
+
 # -- 15. least privilege ---------------------------------------------------------------------
 
 _SOURCES = [
