@@ -4,6 +4,7 @@ sandbox platform over loopback."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -152,6 +153,27 @@ def test_notification_keys_are_url_decoded() -> None:
     assert ref.key == "a b+cé.png"
     with pytest.raises(BadNotification):
         objects('{"Records": [{"eventName": "ObjectCreated:Put"}]}')
+
+
+@pytest.mark.parametrize(
+    ("bucket", "key"),
+    [("bkt", "k" * 1025), ("bkt", "é" * 513), ("b" * 64, "a.png"), ("Bad_Bucket", "a.png")],
+)
+def test_a_notification_naming_what_s3_never_would_is_refused_and_logged_small(
+    media: Media, media_log: io.StringIO, bucket: str, key: str
+) -> None:
+    record = {
+        "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": bucket}, "object": {"key": key}},
+    }
+    with pytest.raises(BadNotification):
+        objects(json.dumps({"Records": [record]}))
+    event = media.event("media_new_image.json")
+    event["Records"][0]["body"] = json.dumps({"Records": [record] * 10})
+    assert media.invoke(event) == []
+    assert media.sandbox.uploads() == []
+    lines = media_log.getvalue().splitlines()
+    assert lines and max(len(line) for line in lines) < 1024
 
 
 def test_an_image_older_than_the_maximum_age_is_uploaded_again(media: Media) -> None:

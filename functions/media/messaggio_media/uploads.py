@@ -15,9 +15,8 @@ from typing import Any, Final
 from urllib.parse import unquote_plus
 
 from messaggio_core.images import ImageCache
-from messaggio_core.protocol.send import S3_REF_PATTERN, S3Ref
+from messaggio_core.protocol.send import S3Ref
 
-KEY_MAX: Final = 1024  # S3's own limit on a key, in UTF-8 bytes
 # [ours] S3 puts one record in a notification; a body with more is not one of S3's, and
 # would cost one S3 call per record.
 MAX_RECORDS: Final = 10
@@ -69,20 +68,10 @@ def objects(body: str) -> list[S3Ref]:
         if not isinstance(bucket, str) or not isinstance(key, str):
             raise BadNotification("a bucket or key that is not a string")
         ref = S3Ref(bucket, unquote_plus(key))
-        if not _nameable(ref):
+        if not ref.valid:
             raise BadNotification("a bucket or key S3 cannot have")
         refs.append(ref)
     return refs
-
-
-def _nameable(ref: S3Ref) -> bool:
-    """[ours] what an `image: s3://` reference could name: anything else would make every S3
-    call fail, and be retried for nothing."""
-    try:
-        size = len(ref.key.encode("utf-8"))
-    except UnicodeEncodeError:  # a lone surrogate: no S3 key is that
-        return False
-    return size <= KEY_MAX and S3_REF_PATTERN.fullmatch(str(ref)) is not None
 
 
 def upload(cache: ImageCache, ref: S3Ref) -> ObjectResult:

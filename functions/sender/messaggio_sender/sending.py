@@ -9,8 +9,6 @@ answer that was lost is recorded `unknown` and never re-sent blindly; reports (w
 from __future__ import annotations
 
 import asyncio
-import json
-import re
 import secrets
 import time
 from collections.abc import Callable
@@ -26,12 +24,12 @@ from messaggio_core.failures import RecordFailed
 from messaggio_core.images import ImageResolution
 from messaggio_core.pacing import Pacer
 from messaggio_core.protocol.answer import Outcome, SendAnswer
-from messaggio_core.protocol.ids import TRANSACTION_ID_PATTERN
 from messaggio_core.protocol.send import (
     InvalidSendRequest,
     Message,
     S3Ref,
     parse_message,
+    redact,
 )
 from messaggio_core.protocol.surface import State
 
@@ -81,14 +79,6 @@ class Deps:
     clock: Callable[[], float] = time.time
 
 
-# [ours] a reason stored or logged never carries something that looks like a phone number.
-_DIGITS = re.compile(r"\d{7,}")
-
-
-def redact(text: str) -> str:
-    return _DIGITS.sub("<digits>", text)
-
-
 async def send(body: str, message_id: str, deps: Deps, deadline: float) -> Done:
     """Takes one queue body through validation, image, pacing, claim, submit, record.
 
@@ -98,8 +88,8 @@ async def send(body: str, message_id: str, deps: Deps, deadline: float) -> Done:
     try:
         message = parse_message(body, fallback_id=message_id)
     except InvalidSendRequest as exc:
-        ptid = _best_effort_id(body, message_id)
-        reason = redact(str(exc))
+        # The reasons name fields, never their values (protocol.send), so nothing to redact.
+        ptid, reason = exc.p_transaction_id, str(exc)
         try:
             await _run(deps, deps.store.reject_unsendable, ptid, message_id, reason)
         except Exception as failure:
@@ -216,18 +206,6 @@ def _paced_submit(
 
 def _incomplete(reason: str) -> bool:
     return "without msg_id" in reason
-
-
-def _best_effort_id(body: str, message_id: str) -> str:
-    """Where to record a body that cannot be sent: its own id if it has a usable one."""
-    try:
-        data = json.loads(body)
-    except (ValueError, TypeError, RecursionError):
-        return message_id
-    value = data.get("p_transaction_id") if isinstance(data, dict) else None
-    if isinstance(value, str) and TRANSACTION_ID_PATTERN.fullmatch(value):
-        return value
-    return message_id
 
 
 async def _run[T](deps: Deps, fn: Callable[..., T], *args: object) -> T:

@@ -40,6 +40,9 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 SEND_SK: Final = "SEND"
+# Characters of a reason kept: a rejection's every broken rule (protocol.send bounds it to
+# a few kilobytes) fits, and an item stays far from DynamoDB's 400 KB.
+REASON_MAX: Final = 4096
 REPORT_ATTR: Final[dict[Status, str]] = {s: f"r_{s.value}" for s in Status}
 ATTR_REPORT: Final = {v: k for k, v in REPORT_ATTR.items()}
 
@@ -190,7 +193,7 @@ class MessageStore:
             removes.append("reason")
         else:
             sets.append("reason = :reason")
-            values[":reason"] = _s(reason[:1000])
+            values[":reason"] = _s(reason[:REASON_MAX])
         if msg_ids:
             sets.append("msg_ids = :msg_ids")
             values[":msg_ids"] = {"M": {p: _s(m) for p, m in msg_ids.items() if p in phones}}
@@ -234,7 +237,7 @@ class MessageStore:
                 ExpressionAttributeNames={"#state": "state"},
                 ExpressionAttributeValues={
                     ":rejected": _s(State.REJECTED),
-                    ":reason": _s(reason[:1000]),
+                    ":reason": _s(reason[:REASON_MAX]),
                     ":source": _s(source_id),
                     ":none": {"L": []},
                     ":zero": _n(0),
