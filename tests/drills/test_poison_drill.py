@@ -24,7 +24,9 @@ from tests.fixtures.faults import log_lines
 from tests.fixtures.media import Media
 from tests.fixtures.sender import Sender, sqs_record
 
-pytestmark = pytest.mark.drill
+# A thousand bodies of up to 256 KiB each take minutes on a busy 2-CPU runner: more than the
+# default 300 s per test, which would fail the drill for the machine's load, not the product.
+pytestmark = [pytest.mark.drill, pytest.mark.timeout(900)]
 
 BODIES: Final = 1000
 BATCH: Final = 10
