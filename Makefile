@@ -13,7 +13,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-west-1
 FUNCTION_PATHS := layers/shared:functions/sender:functions/callbacks:functions/media:devtools
 
-.PHONY: venv lock lint typecheck unit template build test drill scan bench sandbox demo up sam clean
+.PHONY: venv lock lint typecheck unit template build test drill scan bench sandbox demo up samlocal sam clean
 
 venv: $(STAMP)
 
@@ -72,6 +72,11 @@ demo: venv
 # The same, kept running for manual use (python -m messaggio_local send/status).
 up: venv
 	PYTHONPATH=$(FUNCTION_PATHS) $(BIN)/python -m messaggio_local up $(ARGS)
+
+# The README's `sam local` recipe, end to end, each effect checked (needs Docker; skips without
+# it; not part of `make test`). SAM_LOCAL_INVOKE_IMAGE=<image> runs the functions in that image.
+samlocal: venv .venv-sam/.installed
+	PYTHONPATH=$(FUNCTION_PATHS) SAM=$(SAM) $(BIN)/python -m messaggio_local.samlocal
 
 # The six benchmarks of issue 7 (loopback only: moto + the sandbox); they report figures and
 # never fail on time.

@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -85,6 +86,11 @@ def main(argv: list[str] | None = None) -> int:
         "redrive", help="move the dead-letter queue's messages back to their queue"
     )
     redrive.add_argument("--media", action="store_true", help="the media DLQ, not the send DLQ")
+    fresh = sub.add_parser(
+        "fresh", help="print an SQS event of events/ with new ids (a send is once-only by id)"
+    )
+    fresh.add_argument("event", type=Path)
+    fresh.add_argument("--suffix", help="added to each id (default: the time, HHMMSS)")
     args = parser.parse_args(argv)
     console = sys.stdout
     if args.command == "demo":
@@ -95,6 +101,11 @@ def main(argv: list[str] | None = None) -> int:
         return _send(args)
     if args.command == "redrive":
         return _redrive(args.media)
+    if args.command == "fresh":
+        from messaggio_local.examples import fresh as renamed
+
+        print(json.dumps(renamed(args.event, args.suffix or time.strftime("%H%M%S")), indent=2))
+        return 0
     return _status(args.id)
 
 
@@ -119,6 +130,7 @@ class _Stop(BaseException):
 
 
 def _up(args: argparse.Namespace, console: Any) -> int:
+    from messaggio_local.examples import seed
     from messaggio_local.network import PortTaken, container_host, local_peers
     from messaggio_local.stack import LocalStack
 
@@ -160,6 +172,7 @@ def _up(args: argparse.Namespace, console: Any) -> int:
             return 2
         if stack.sandbox is not None:
             stack.sandbox.scenario = Scenario.named(args.scenario)
+        seed(stack)
         state = _describe(stack)
         if env_file is not None:
             host = args.container_host or container_host()

@@ -15,6 +15,7 @@ import select
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,12 +149,15 @@ class _Worker:
             raise InvocationError(f"{error['errorType']}: {error['errorMessage']}")
         return answer["result"]
 
-    def stop(self) -> None:
+    def end(self) -> None:
+        """Closes its stdin: the process exits after the event it is handling, if any."""
         with contextlib.suppress(OSError):
             if self.process.stdin is not None:
                 self.process.stdin.close()
+
+    def reap(self, deadline: float) -> None:
         try:
-            self.process.wait(timeout=3)
+            self.process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=3)
@@ -234,4 +238,7 @@ class Functions:
             for ws in self._idle.values():
                 ws.clear()
         for worker in workers:
-            worker.stop()
+            worker.end()
+        deadline = time.monotonic() + 3
+        for worker in workers:
+            worker.reap(deadline)
