@@ -16,9 +16,9 @@ from typing import Any, TextIO
 from messaggio_local.template import ROOT
 from messaggio_sandbox import Scenario
 
-# Beside the repository, so `status`, `send` and `redrive` find the running stack from any
-# folder.
-STATE = ROOT / ".local-stack.json"
+# In the repository's folder, so `status`, `send` and `redrive` find the running stack from
+# any folder (MESSAGGIO_LOCAL_STATE names another file: the tests' stacks).
+STATE = Path(os.environ.get("MESSAGGIO_LOCAL_STATE") or ROOT / ".local-stack.json")
 # What `up --containers` writes for `sam local ... --env-vars` (git-ignored).
 ENV_FILE = ROOT / "events" / "env.local.json"
 STOP_WITHIN = 20.0  # seconds a stop may take before the process ends regardless
