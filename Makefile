@@ -36,6 +36,7 @@ lock: venv
 	$(UV) export --quiet --frozen --only-group uv -o requirements/uv.txt
 	$(UV_COMPILE) $(if $(UPGRADE),--upgrade) requirements/sam.in -o requirements/sam.txt
 	$(UV_COMPILE) $(if $(UPGRADE),--upgrade) requirements/checkov.in -o requirements/checkov.txt
+	$(UV_COMPILE) $(if $(UPGRADE),--upgrade) requirements/awscli.in -o requirements/awscli.txt
 
 # Tools that pin their own world get environments of their own, made by uv from their
 # requirements/<tool>.txt: the SAM CLI (with cfn-lint) in .venv-sam, checkov in .venv-checkov.
@@ -55,7 +56,8 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy layers/shared functions devtools tests bench
 
-unit: venv
+# The AWS CLI v1 (.venv-awscli) runs the README's local examples in tests/local.
+unit: venv .venv-awscli/.installed
 	$(BIN)/pytest -m "not drill"
 
 template: .venv-sam/.installed

@@ -22,6 +22,8 @@ from tests.fixtures.local import client, tools_env, up, wait
 pytestmark = pytest.mark.slow
 
 README = (ROOT / "README.md").read_text()
+# The AWS CLI v1 `pip install awscli` gives, in its own environment (`make unit` makes it).
+AWS_CLI = ROOT / ".venv-awscli" / "bin"
 
 
 def shell_lines() -> list[str]:
@@ -68,12 +70,15 @@ def submitted(stack: dict[str, str], ptid: str) -> dict[str, Any]:
 def test_the_readme_local_examples_work_with_the_aws_cli_v1(tmp_path: Path) -> None:
     lines = local_lines()
     assert len([c for c in lines if c.startswith("aws ")]) >= 3
+    assert (AWS_CLI / "aws").exists(), "no AWS CLI v1: `make .venv-awscli/.installed`"
     state = tmp_path / "stack.json"
     for stack in up(tmp_path, "--state", str(state)):
         env = {
             **tools_env(),
             "MESSAGGIO_LOCAL_STATE": str(state),
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            "PATH": os.pathsep.join(
+                [str(AWS_CLI), str(Path(sys.executable).parent), os.environ["PATH"]]
+            ),
             # what the export line sets (checked against it below)
             "AWS_ENDPOINT_URL": stack["aws_endpoint_url"],
             "AWS_ACCESS_KEY_ID": "local",

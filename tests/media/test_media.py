@@ -10,7 +10,7 @@ from email.policy import HTTP
 
 import pytest
 
-from messaggio_media.handler import RetryLater
+from messaggio_core.failures import RetryLater
 from messaggio_media.uploads import BadNotification, objects
 from messaggio_sandbox import Fault
 from tests.conftest import png
