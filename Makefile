@@ -13,7 +13,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-west-1
 FUNCTION_PATHS := layers/shared:functions/sender:functions/callbacks:functions/media:devtools
 
-.PHONY: venv lock lint typecheck unit template build test drill scan bench sandbox demo up sam clean
+.PHONY: venv lock lint typecheck unit template build test drill scan bench sandbox demo up samlocal sam clean
 
 venv: $(STAMP)
 
@@ -36,6 +36,7 @@ lock: venv
 	$(UV) export --quiet --frozen --only-group uv -o requirements/uv.txt
 	$(UV_COMPILE) $(if $(UPGRADE),--upgrade) requirements/sam.in -o requirements/sam.txt
 	$(UV_COMPILE) $(if $(UPGRADE),--upgrade) requirements/checkov.in -o requirements/checkov.txt
+	$(UV_COMPILE) $(if $(UPGRADE),--upgrade) requirements/awscli.in -o requirements/awscli.txt
 
 # Tools that pin their own world get environments of their own, made by uv from their
 # requirements/<tool>.txt: the SAM CLI (with cfn-lint) in .venv-sam, checkov in .venv-checkov.
@@ -55,7 +56,8 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy layers/shared functions devtools tests bench
 
-unit: venv
+# The AWS CLI v1 (.venv-awscli) runs the README's local examples in tests/local.
+unit: venv .venv-awscli/.installed
 	$(BIN)/pytest -m "not drill"
 
 template: .venv-sam/.installed
@@ -72,6 +74,11 @@ demo: venv
 # The same, kept running for manual use (python -m messaggio_local send/status).
 up: venv
 	PYTHONPATH=$(FUNCTION_PATHS) $(BIN)/python -m messaggio_local up $(ARGS)
+
+# The README's `sam local` recipe, end to end, each effect checked (needs Docker; skips without
+# it; not part of `make test`). SAM_LOCAL_INVOKE_IMAGE=<image> runs the functions in that image.
+samlocal: venv .venv-sam/.installed
+	PYTHONPATH=$(FUNCTION_PATHS) SAM=$(SAM) $(BIN)/python -m messaggio_local.samlocal
 
 # The six benchmarks of issue 7 (loopback only: moto + the sandbox); they report figures and
 # never fail on time.

@@ -9,15 +9,16 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any, TextIO
 
 from messaggio_local.template import ROOT
 from messaggio_sandbox import Scenario
 
-# Beside the repository, so `status`, `send` and `redrive` find the running stack from any
-# folder.
-STATE = ROOT / ".local-stack.json"
+# In the repository's folder, so `status`, `send` and `redrive` find the running stack from
+# any folder (MESSAGGIO_LOCAL_STATE names another file: the tests' stacks).
+STATE = Path(os.environ.get("MESSAGGIO_LOCAL_STATE") or ROOT / ".local-stack.json")
 # What `up --containers` writes for `sam local ... --env-vars` (git-ignored).
 ENV_FILE = ROOT / "events" / "env.local.json"
 STOP_WITHIN = 20.0  # seconds a stop may take before the process ends regardless
@@ -85,16 +86,31 @@ def main(argv: list[str] | None = None) -> int:
         "redrive", help="move the dead-letter queue's messages back to their queue"
     )
     redrive.add_argument("--media", action="store_true", help="the media DLQ, not the send DLQ")
+    fresh = sub.add_parser(
+        "fresh", help="print an SQS event of events/ with new ids (a send is once-only by id)"
+    )
+    fresh.add_argument("event", type=Path)
+    fresh.add_argument("--suffix", help="added to each id (default: the time, HHMMSS)")
     args = parser.parse_args(argv)
     console = sys.stdout
     if args.command == "demo":
         return _demo(console)
     if args.command == "up":
-        return _up(args, console)
+        code = _up(args, console)
+        # Everything is stopped and written: skip tearing down the interpreter (seconds of
+        # freeing the emulator's state), so a stop is quick.
+        for stream in (sys.stdout, sys.stderr, console):
+            stream.flush()
+        os._exit(code)
     if args.command == "send":
         return _send(args)
     if args.command == "redrive":
         return _redrive(args.media)
+    if args.command == "fresh":
+        from messaggio_local.examples import fresh as renamed
+
+        print(json.dumps(renamed(args.event, args.suffix or time.strftime("%H%M%S")), indent=2))
+        return 0
     return _status(args.id)
 
 
@@ -119,6 +135,7 @@ class _Stop(BaseException):
 
 
 def _up(args: argparse.Namespace, console: Any) -> int:
+    from messaggio_local.examples import seed
     from messaggio_local.network import PortTaken, container_host, local_peers
     from messaggio_local.stack import LocalStack
 
@@ -160,6 +177,7 @@ def _up(args: argparse.Namespace, console: Any) -> int:
             return 2
         if stack.sandbox is not None:
             stack.sandbox.scenario = Scenario.named(args.scenario)
+        seed(stack)
         state = _describe(stack)
         if env_file is not None:
             host = args.container_host or container_host()

@@ -15,6 +15,7 @@ import select
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,12 +149,15 @@ class _Worker:
             raise InvocationError(f"{error['errorType']}: {error['errorMessage']}")
         return answer["result"]
 
-    def stop(self) -> None:
+    def end(self) -> None:
+        """Closes its stdin: the process exits after the event it is handling, if any."""
         with contextlib.suppress(OSError):
             if self.process.stdin is not None:
                 self.process.stdin.close()
+
+    def reap(self, deadline: float) -> None:
         try:
-            self.process.wait(timeout=3)
+            self.process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=3)
@@ -191,6 +195,7 @@ class Functions:
         self._slots: dict[str, threading.Semaphore] = {}
         self._lock = threading.Lock()
         self._stopped = False
+        self._ending: list[_Worker] = []
 
     def add(self, function: Function, warm: bool = True) -> None:
         self._idle[function.logical_id] = []
@@ -226,12 +231,24 @@ class Functions:
                         self._idle[name].append(worker)
             return answer
 
-    def stop(self) -> None:
+    def end(self) -> None:
+        """Tells every process to end (after the event it is handling); takes no event more."""
         with self._lock:
             self._stopped = True
-            workers = [w for ws in self._idle.values() for w in ws]
-            workers += [w for ws in self._busy.values() for w in ws]
+            self._ending = [w for ws in self._idle.values() for w in ws]
+            self._ending += [w for ws in self._busy.values() for w in ws]
             for ws in self._idle.values():
                 ws.clear()
-        for worker in workers:
-            worker.stop()
+        for worker in self._ending:
+            worker.end()
+
+    def reap(self, within: float = 3.0) -> None:
+        """Waits for the processes `end` told, killing those still running after `within`."""
+        deadline = time.monotonic() + within
+        for worker in self._ending:
+            worker.reap(deadline)
+        self._ending = []
+
+    def stop(self) -> None:
+        self.end()
+        self.reap()

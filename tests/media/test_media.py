@@ -11,6 +11,7 @@ from email.policy import HTTP
 
 import pytest
 
+from messaggio_core.failures import RetryLater
 from messaggio_media.uploads import BadNotification, objects
 from messaggio_sandbox import Fault
 from tests.conftest import png
@@ -204,3 +205,26 @@ def test_an_image_older_than_the_maximum_age_is_uploaded_again(media: Media) -> 
     assert second.uploaded and second.image_id != first.image_id
     assert len(media.sandbox.uploads()) == 2
     assert cache.resolve(ref).image_id == second.image_id
+
+
+def test_a_plain_s3_notification_uploads_too(media: Media) -> None:
+    """S3 invoking the function itself: what `sam local generate-event s3 put` makes."""
+    media.put("promo/winter sale.png", png(7))
+    assert media.invoke(media.event("media_s3_put.json")) == []
+    (request,) = media.sandbox.uploads()
+    assert request.code == 0
+    assert media.image_id_of("promo/winter sale.png") in media.sandbox.image_ids
+    # the same notification again: cached, not uploaded twice
+    assert media.invoke(media.event("media_s3_put.json")) == []
+    assert len(media.sandbox.uploads()) == 1
+
+
+def test_a_plain_s3_notification_that_cannot_upload_yet_fails_the_invocation(
+    media: Media,
+) -> None:
+    """S3's asynchronous invoke retries a failed invocation: nothing is lost."""
+    media.put("promo/winter sale.png", png(8))
+    media.sandbox.inject(Fault.http(503), kind="upload")
+    with pytest.raises(RetryLater):
+        media.invoke(media.event("media_s3_put.json"))
+    assert media.image_id_of("promo/winter sale.png") is None

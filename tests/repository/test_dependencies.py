@@ -18,7 +18,7 @@ UV = str(Path(sys.executable).parent / "uv")
 # Exported from uv.lock by `make lock` (the command that made each is in its header).
 EXPORTED = ["layers/shared/requirements.txt", "requirements/dev.txt", "requirements/uv.txt"]
 # Compiled by `make lock` from requirements/<tool>.in, for the tools' own environments.
-TOOLS = ["sam", "checkov"]
+TOOLS = ["sam", "checkov", "awscli"]
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*", re.MULTILINE)
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", re.MULTILINE)
 

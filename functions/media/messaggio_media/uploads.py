@@ -14,6 +14,8 @@ from enum import StrEnum
 from typing import Any, Final
 from urllib.parse import unquote_plus
 
+from aws_lambda_powertools.utilities.data_classes import S3Event
+
 from messaggio_core.images import ImageCache
 from messaggio_core.protocol.send import S3Ref
 
@@ -42,7 +44,7 @@ class BadNotification(ValueError):
 
 
 def objects(body: str) -> list[S3Ref]:
-    """The objects an S3 notification names (keys arrive URL-encoded, '+' for spaces)."""
+    """The objects an S3 notification (an SQS body) names."""
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):
@@ -51,19 +53,25 @@ def objects(body: str) -> list[S3Ref]:
         raise BadNotification("not a JSON object")
     if data.get("Event") == "s3:TestEvent":
         return []
-    refs: list[S3Ref] = []
-    records: Any = data.get("Records")
+    return created(S3Event(data))
+
+
+def created(notification: S3Event) -> list[S3Ref]:
+    """The objects a notification says were created (keys arrive URL-encoded, '+' for
+    spaces): the SQS body's, or the event S3 itself invokes a function with."""
+    records: Any = notification.get("Records")
     if not isinstance(records, list):
         raise BadNotification("no Records")
     if len(records) > MAX_RECORDS:
         raise BadNotification(f"more than {MAX_RECORDS} records")
-    for record in records:
+    refs: list[S3Ref] = []
+    for record in notification.records:
         try:
-            if not str(record["eventName"]).startswith("ObjectCreated:"):
+            if not str(record.event_name).startswith("ObjectCreated:"):
                 continue
-            bucket = record["s3"]["bucket"]["name"]
-            key = record["s3"]["object"]["key"]
-        except (KeyError, TypeError, IndexError):
+            bucket = record.s3.bucket.name
+            key = record.s3.get_object.key
+        except (KeyError, TypeError, IndexError, AttributeError):
             raise BadNotification("a record without bucket or key") from None
         if not isinstance(bucket, str) or not isinstance(key, str):
             raise BadNotification("a bucket or key that is not a string")
