@@ -55,11 +55,11 @@ def listening(what: str, port: int, option: str, build: Callable[[], object]) ->
         raise
 
 
-def bridge_networks(routes: Path = ROUTES) -> list[Network]:
+def bridge_networks(routes: Path | None = None) -> list[Network]:
     """The directly connected networks of this host's container bridges (Linux)."""
     networks: list[Network] = []
     with contextlib.suppress(OSError):
-        for line in routes.read_text().splitlines()[1:]:
+        for line in (routes or ROUTES).read_text().splitlines()[1:]:
             fields = line.split()
             if len(fields) < 8 or not BRIDGE.match(fields[0]) or int(fields[2], 16) != 0:
                 continue
