@@ -84,5 +84,6 @@ def test_a_send_that_keeps_failing_ends_in_the_dead_letter_queue(tmp_path: Path)
         (message,) = wait(in_dlq)
         assert json.loads(message["Body"])["p_transaction_id"] == "e2e-dlq"
         view = requests.get(f"{stack['api_url']}/messages/e2e-dlq", timeout=5).json()
-        assert view["state"] == "pending" and view["attempts"] == 2
+        # its last attempt failed too: the status says so, not "will be retried"
+        assert view["state"] == "failed" and view["attempts"] == 2
         assert "not sent" in view["reason"]
