@@ -11,9 +11,13 @@ import boto3
 import requests
 
 from messaggio_local.stack import LocalStack
-from messaggio_sandbox import Scenario
+from messaggio_sandbox import Fault, Scenario
 
 IMAGE_KEY = "promo/winter-sale.png"
+# The demo's send queue gives up after this many deliveries (the template's default is 5),
+# so its dead letter shows within seconds.
+DEMO_MAX_RECEIVES = "2"
+DEAD_LETTER_ID = "demo-dead-letter"
 
 
 def png() -> bytes:
@@ -145,7 +149,10 @@ def settled(view: dict[str, Any]) -> bool:
 
 def run(out: TextIO, timeout: float = 45.0) -> bool:
     started = time.monotonic()
-    with LocalStack(log=lambda line: print(f"  ! {line}", file=out)) as stack:
+    with LocalStack(
+        log=lambda line: print(f"  ! {line}", file=out),
+        parameters={"SendMaxReceiveCount": DEMO_MAX_RECEIVES},
+    ) as stack:
         assert stack.sandbox is not None
         bucket = stack.output("MediaBucket")
         queue = stack.output("SendQueue")
@@ -171,6 +178,7 @@ def run(out: TextIO, timeout: float = 45.0) -> bool:
 
         ok = _wait(all_settled, timeout)
         _table(out, plan, views)
+        ok = _dead_letter(out, stack, timeout) and ok
         uploads = len(stack.sandbox.uploads())
         print(
             f"\n{len(stack.sandbox.sends())} sends reached the platform, {uploads} image "
@@ -182,6 +190,59 @@ def run(out: TextIO, timeout: float = 45.0) -> bool:
             "Every send settled as expected." if ok else "NOT every send settled in time.", file=out
         )
         return ok
+
+
+def _dead_letter(out: TextIO, stack: LocalStack, timeout: float) -> bool:
+    """A send the platform keeps answering -4 until the queue gives up: `failed`, in the
+    dead-letter queue; moved back (what a redrive does), it is sent once and `submitted`."""
+    assert stack.sandbox is not None
+    sqs = boto3.client("sqs")
+    stack.sandbox.inject(Fault.code(-4, "TEMPORARY ERROR"), times=int(DEMO_MAX_RECEIVES))
+    body = {
+        "sending_method": "sms",
+        "from": "MyShop",
+        "phone": ["79037654321"],
+        "txt": "Your code: 7731",
+        "p_transaction_id": DEAD_LETTER_ID,
+    }
+    sqs.send_message(QueueUrl=stack.output("SendQueue"), MessageBody=json.dumps(body))
+    print(
+        f"\nDead letter and redrive (the demo's queue gives up after {DEMO_MAX_RECEIVES} "
+        "deliveries; the platform answers -4 to each):",
+        file=out,
+    )
+    dead = _wait(lambda: _state(stack) == "failed", timeout)
+    view = _view(stack)
+    print(f"  {DEAD_LETTER_ID}  {_state(stack)}  {view.get('reason')}", file=out)
+    dlq = stack.output("SendDeadLetterQueue")
+    moved: list[Any] = []
+
+    def redrive() -> bool:
+        got = sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=1).get("Messages", [])
+        for message in got:
+            sqs.send_message(QueueUrl=stack.output("SendQueue"), MessageBody=message["Body"])
+            sqs.delete_message(QueueUrl=dlq, ReceiptHandle=message["ReceiptHandle"])
+            moved.append(message)
+        return bool(moved)
+
+    _wait(redrive, timeout)
+    sent = _wait(lambda: _state(stack) == "submitted", timeout)
+    print(
+        f"  redriven ({len(moved)} message moved back): {_state(stack)}, "
+        f"attempts {_view(stack).get('attempts')}",
+        file=out,
+    )
+    return dead and sent
+
+
+def _view(stack: LocalStack) -> dict[str, Any]:
+    answer = requests.get(f"{stack.api_url}/v1/messages/{DEAD_LETTER_ID}", timeout=5)
+    view: dict[str, Any] = answer.json() if answer.status_code == 200 else {}
+    return view
+
+
+def _state(stack: LocalStack) -> str | None:
+    return _view(stack).get("state")
 
 
 def _wait(check: Any, timeout: float) -> bool:

@@ -139,7 +139,7 @@ def test_the_token_is_checked_before_the_body(api: Api, seeded: list[dict[str, A
 
 
 def test_a_bad_body_is_rejected_with_a_short_reason(api: Api, seeded: list[dict[str, Any]]) -> None:
-    """callback_bad_body.json: JSON where a form was expected (read as a form, no msg_id)."""
+    """callback_bad_body.json: a JSON object, but not of a report's fields (no msg_id)."""
     answer = api.invoke(load_event("callback_bad_body.json"))
     assert (answer.status, answer.json()) == (400, {"error": "missing msg_id"})
     assert scan() == seeded

@@ -60,7 +60,10 @@ def test_full_lifecycle_through_public_interfaces(tmp_path: Path) -> None:
 
 def test_a_send_that_keeps_failing_ends_in_the_dead_letter_queue(tmp_path: Path) -> None:
     dead = "http://127.0.0.1:9/send"  # nothing listens: every try is "not sent", retried
-    for stack in up(tmp_path, "--send-url", dead, "--param", "SendMaxReceiveCount=2"):
+    # Visibility longer than an invocation, as in the template (180 s against 30 s): a record
+    # is never handed out again while one is still trying it.
+    extra = ("--send-url", dead, "--param", "SendMaxReceiveCount=2", "--visibility", "4")
+    for stack in up(tmp_path, *extra):
         sqs = client("sqs", stack)
         sqs.send_message(
             QueueUrl=stack["send_queue_url"],
@@ -84,5 +87,6 @@ def test_a_send_that_keeps_failing_ends_in_the_dead_letter_queue(tmp_path: Path)
         (message,) = wait(in_dlq)
         assert json.loads(message["Body"])["p_transaction_id"] == "e2e-dlq"
         view = requests.get(f"{stack['api_url']}/messages/e2e-dlq", timeout=5).json()
-        assert view["state"] == "pending" and view["attempts"] == 2
+        # its last attempt failed too: the status says so, not "will be retried"
+        assert view["state"] == "failed" and view["attempts"] == 2
         assert "not sent" in view["reason"]

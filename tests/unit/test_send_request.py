@@ -195,7 +195,7 @@ def test_sms_parts_recorded_for_sms_and_for_the_viber_fallback() -> None:
     assert parse(sending_method="sms", txt="a" * 161).sms is not None
     assert parse(sending_method="sms", txt="a" * 161).sms.parts == 2  # type: ignore[union-attr]
     assert parse(txt="v", expiry_txt="я" * 71).sms.parts == 2  # type: ignore[union-attr]
-    assert parse(txt="я" * 70).sms.parts == 1  # type: ignore[union-attr]
+    assert parse(txt="я" * 70).sms is None  # Viber-only: it asks for no SMS
     assert parse(image_id="I", txt=...).sms is None
 
 

@@ -7,6 +7,7 @@ stored (200, or 503 so that the platform retries).
 
 from __future__ import annotations
 
+import json
 from base64 import b64decode
 from binascii import Error as BinasciiError
 from collections.abc import Callable, Mapping, Sequence
@@ -73,6 +74,7 @@ class Callback:
     query: Mapping[str, Sequence[str]]  # decoded by API Gateway
     body: str | None  # the form body (POST) as API Gateway passed it
     base64: bool = False  # API Gateway's isBase64Encoded
+    content_type: str | None = None  # the request's Content-Type header, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,10 +166,12 @@ def source_allowed(source_ip: str | None, allowed: Sequence[Network]) -> bool:
 def report_fields(call: Callback) -> dict[str, list[str]]:
     """The report's fields: the form body when there is one, else the query string.
 
-    Any content type is read as a form (the platform's is not guaranteed). Size is measured
-    on the wire form (the body, or the query string re-encoded), so GET and POST of the same
-    report get the same answer. Undecodable percent-escapes become U+FFFD rather than a
-    refusal: the ids are ASCII, and a reply with one bad byte is still worth keeping.
+    Any content type but JSON is read as a form (the platform's is not guaranteed); [ours] a
+    JSON body (Content-Type application/json or +json) is read as an object of the same
+    fields. Size is measured on the wire form (the body, or the query string re-encoded), so
+    GET and POST of the same report get the same answer. Undecodable percent-escapes become
+    U+FFFD rather than a refusal: the ids are ASCII, and a reply with one bad byte is still
+    worth keeping.
     """
     if call.body:
         raw = _body_bytes(call.body, call.base64)
@@ -177,6 +181,8 @@ def report_fields(call: Callback) -> dict[str, list[str]]:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidReport("body is not UTF-8") from None
+        if is_json(call.content_type):
+            return _json_fields(text)
         try:
             return parse_qs(
                 text,
@@ -193,6 +199,32 @@ def report_fields(call: Callback) -> dict[str, list[str]]:
         raise InvalidReport("too many fields")
     if len(urlencode(fields, doseq=True).encode()) > BODY_MAX_BYTES:
         raise InvalidReport("query too large")
+    return fields
+
+
+def is_json(content_type: str | None) -> bool:
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+def _json_fields(text: str) -> dict[str, list[str]]:
+    """A JSON report: one object whose values are strings (numbers are read as their text,
+    e.g. a standard report's `"status": 0`); anything else is not a report."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise InvalidReport("body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise InvalidReport("JSON body must be an object of report fields")
+    if len(data) > MAX_FIELDS:
+        raise InvalidReport("too many fields")
+    fields: dict[str, list[str]] = {}
+    for name, value in data.items():
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise InvalidReport("JSON report fields must be strings or whole numbers")
+        fields[name] = [str(value)]
     return fields
 
 

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Final
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Form, Query
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
@@ -66,7 +66,11 @@ class RecipientView(BaseModel):
     msg_id: str | None
     status: Status | None
     status_extended: str | None
-    reported: dict[Status, str] = Field(default_factory=dict, description="status -> first report")
+    reported: dict[Status, str] = Field(
+        default_factory=dict,
+        description="each status reported, by rank, -> when it was known to be reached: "
+        "its first report, or an earlier report of a later status",
+    )
     replies: list[ReplyView]
 
 
@@ -80,7 +84,8 @@ class StatusView(BaseModel):
     sms_parts: int | None
     attempts: int
     created_at: str | None
-    updated_at: str | None
+    updated_at: str | None = Field(description="when anything about the send last changed")
+    warnings: list[str] = Field(description="what the connector dropped or adjusted")
     recipients: list[RecipientView] = Field(
         description=f"At most {STATUS_PAGE_ITEMS} report and reply items an answer: a "
         "recipient may continue in the next answer (merge by msg_id)."
@@ -169,6 +174,7 @@ def _call(token: str) -> Callback:
         query=query,
         body=raw.get("body") if post else None,
         base64=bool(raw.get("isBase64Encoded")),
+        content_type=app.current_event.headers.get("content-type") if post else None,
     )
 
 
@@ -216,6 +222,16 @@ def _callback(token: str) -> Response[str]:
     return _json(HTTPStatus.OK, {"stored": receipt.stored})
 
 
+# A report's fields (protocol.md section E), for the OpenAPI document: the routes read them
+# from the raw event (messaggio_core.protocol.reports checks them), never from these names.
+_MSG_ID = "the platform's id of the message to one recipient"
+_PTID = "the send's p_transaction_id, echoed back"
+_TYPE = "delivery, seen or reply; absent for a standard (SMS) report"
+_STATUS = "delivery: delivered, undelivered or buffered; standard: 0, -1, -2 or -3"
+_EXTENDED = "why a Viber message was not delivered (VIBER_USER_NOT_FOUND, ...)"
+_TEXT = "a reply's text"
+
+
 @app.get(
     CALLBACK_ROUTE,
     summary="A delivery, seen or reply report, in the query string",
@@ -225,19 +241,36 @@ def _callback(token: str) -> Response[str]:
     tags=["callbacks"],
     operation_id="callbackGet",
 )
-def callback_get(token: str) -> Response[str]:
+def callback_get(
+    token: str,
+    msg_id: Annotated[str | None, Query(description=_MSG_ID)] = None,
+    p_transaction_id: Annotated[str | None, Query(description=_PTID)] = None,
+    type: Annotated[str | None, Query(description=_TYPE)] = None,
+    status: Annotated[str | None, Query(description=_STATUS)] = None,
+    status_extended: Annotated[str | None, Query(description=_EXTENDED)] = None,
+    text: Annotated[str | None, Query(description=_TEXT)] = None,
+) -> Response[str]:
     return _callback(token)
 
 
 @app.post(
     CALLBACK_ROUTE,
     summary="A delivery, seen or reply report, as a form body",
-    description="As the GET, with the fields form-encoded in the body.",
+    description="As the GET, with the fields form-encoded in the body. A JSON object of the "
+    "same fields (Content-Type: application/json) is read too.",
     responses=_CALLBACK_RESPONSES,
     tags=["callbacks"],
     operation_id="callbackPost",
 )
-def callback_post(token: str) -> Response[str]:
+def callback_post(
+    token: str,
+    msg_id: Annotated[str | None, Form(description=_MSG_ID)] = None,
+    p_transaction_id: Annotated[str | None, Form(description=_PTID)] = None,
+    type: Annotated[str | None, Form(description=_TYPE)] = None,
+    status: Annotated[str | None, Form(description=_STATUS)] = None,
+    status_extended: Annotated[str | None, Form(description=_EXTENDED)] = None,
+    text: Annotated[str | None, Form(description=_TEXT)] = None,
+) -> Response[str]:
     return _callback(token)
 
 

@@ -97,7 +97,11 @@ def report(done: Done, message_id: str) -> None:
         "kind": done.kind,
         "recipients": done.recipients,
     }
-    if done.result in (Result.ACCOUNT_PROBLEM, Result.UNKNOWN):
+    if done.failed:
+        # The record goes to the dead-letter queue: an operator redrives it (README).
+        metrics.add_metric(name="DeadLettered", unit=MetricUnit.Count, value=1)
+        logger.error("send failed on its last attempt: dead-lettered", extra=fields)
+    elif done.result in (Result.ACCOUNT_PROBLEM, Result.UNKNOWN):
         logger.error("send needs attention", extra=fields)
     elif done.result is Result.REJECTED:
         logger.warning("send rejected", extra=fields)
@@ -105,6 +109,12 @@ def report(done: Done, message_id: str) -> None:
         logger.info("send processed", extra=fields)
     for warning in done.warnings:
         logger.warning(warning, extra={"correlation_id": done.p_transaction_id})
+
+
+def _receives(record: SQSRecord) -> int:
+    """How many times SQS has handed this record out (1 on the first delivery)."""
+    count = str(record.attributes.get("ApproximateReceiveCount") or "")
+    return int(count) if count.isdigit() else 0
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -124,11 +134,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
         raise
     deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - SAFETY_SECONDS
     backoff = settings().account_backoff
+    max_receives = settings().max_receive_count
 
     results: list[Result] = []
 
     async def handle(record: SQSRecord) -> str:
-        done = await send(record.body, record.message_id, dependencies, deadline)
+        final = max_receives is not None and _receives(record) >= max_receives
+        done = await send(record.body, record.message_id, dependencies, deadline, final=final)
         results.append(done.result)
         report(done, record.message_id)
         if done.result is Result.ACCOUNT_PROBLEM and backoff:

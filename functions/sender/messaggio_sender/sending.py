@@ -4,27 +4,33 @@ Exactly once to the platform: the send's own record is claimed by a conditional 
 before the call; a copy that finds it claimed or finished never calls the platform. An
 answer that was lost is recorded `unknown` and never re-sent blindly; reports (which carry
 `p_transaction_id`) settle each recipient later.
+
+A record on its last allowed delivery (`final`: SQS moves it to the dead-letter queue if it
+fails again) that would be retried is recorded `failed`, not `pending`, and still fails, so
+the status does not promise a retry that will not come; a redrive claims it again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Final, Protocol
 
 from messaggio_core.client import PlatformClient
-from messaggio_core.dal.messages import Claimed, MessageStore, SendMeta
+from messaggio_core.dal.messages import BY_CONNECTOR, BY_PLATFORM, Claimed, MessageStore, SendMeta
 from messaggio_core.dal.secrets import Credentials
 from messaggio_core.failures import RecordFailed
 from messaggio_core.images import ImageResolution
 from messaggio_core.pacing import Pacer
 from messaggio_core.protocol.answer import Outcome, SendAnswer
 from messaggio_core.protocol.send import (
+    MAX_RECIPIENTS,
     InvalidSendRequest,
     Message,
     S3Ref,
@@ -58,6 +64,7 @@ class Done:
     kind: str | None = None
     recipients: int = 0
     warnings: tuple[str, ...] = ()
+    failed: bool = False  # retried on its last allowed delivery: recorded `failed`
 
 
 class ImageResolver(Protocol):
@@ -79,43 +86,55 @@ class Deps:
     clock: Callable[[], float] = time.time
 
 
-async def send(body: str, message_id: str, deps: Deps, deadline: float) -> Done:
+# [ours] a refused body's recipients are shown as it named them, each cut to this length.
+PHONE_SHOWN_MAX: Final = 32
+
+
+async def send(
+    body: str, message_id: str, deps: Deps, deadline: float, *, final: bool = False
+) -> Done:
     """Takes one queue body through validation, image, pacing, claim, submit, record.
 
     `deadline` (time.monotonic) is when the invocation must stop starting new sends, so a
-    claim is never left behind by a Lambda timeout that could have been foreseen.
+    claim is never left behind by a Lambda timeout that could have been foreseen. `final`:
+    this is the record's last allowed delivery.
     """
     try:
         message = parse_message(body, fallback_id=message_id)
     except InvalidSendRequest as exc:
         # The reasons name fields, never their values (protocol.send), so nothing to redact.
         ptid, reason = exc.p_transaction_id, str(exc)
+        phones = _refused_phones(body)
         try:
-            await _run(deps, deps.store.reject_unsendable, ptid, message_id, reason)
+            await _run(deps, deps.store.reject_unsendable, ptid, message_id, reason, phones)
         except Exception as failure:
             raise RecordFailed(p_transaction_id=ptid) from failure
-        return Done(Result.REJECTED, ptid, reason)
+        return Done(Result.REJECTED, ptid, reason, recipients=len(phones))
 
     try:
-        return await _send(message, message_id, deps, deadline)
+        return await _send(message, message_id, deps, deadline, final)
     except Exception as exc:
         # Unexpected (a bug, a store refusing a call): the handler logs it with this id.
         raise RecordFailed(p_transaction_id=message.p_transaction_id) from exc
 
 
-async def _send(message: Message, message_id: str, deps: Deps, deadline: float) -> Done:
+async def _send(
+    message: Message, message_id: str, deps: Deps, deadline: float, final: bool
+) -> Done:
     ptid = message.p_transaction_id
     image_id: str | None = None
     if message.image is not None:
         resolution = await _run(deps, deps.images.resolve, message.image)
         if resolution.unavailable is not None:
-            return _done(message, Result.RETRY, f"image: {resolution.unavailable}")
+            return await _not_now(
+                deps, message, message_id, f"image: {resolution.unavailable}", final
+            )
         if resolution.refused is not None:
             return await _refuse(deps, message, message_id, f"image: {resolution.refused}")
         image_id = resolution.image_id
 
     if time.monotonic() + deps.request_budget >= deadline:
-        return _done(message, Result.RETRY, "no time left in this invocation")
+        return await _not_now(deps, message, message_id, "no time left in this invocation", final)
     claim = await _claim(deps, message, message_id)
     if not isinstance(claim, Claimed):
         return claim
@@ -125,15 +144,15 @@ async def _send(message: Message, message_id: str, deps: Deps, deadline: float) 
     if answer is None:
         # The rate left no slot in time: nothing was sent, so the claim is handed back.
         reason = "no time left in this invocation within the rate limit"
-        await _run(deps, deps.store.settle, ptid, claim.claim, State.PENDING, reason)
-        return _done(message, Result.RETRY, reason)
+        await _run(deps, deps.store.settle, ptid, claim.claim, _retry_state(final), reason)
+        return _done(message, Result.RETRY, reason, failed=final)
     reason = redact(answer.reason)
     outcome = answer.outcome
     state, result = {
         Outcome.SUBMITTED: (State.SUBMITTED, Result.SUBMITTED),
         Outcome.REJECTED: (State.REJECTED, Result.REJECTED),
-        Outcome.TRANSIENT: (State.PENDING, Result.RETRY),
-        Outcome.ACCOUNT_PROBLEM: (State.PENDING, Result.ACCOUNT_PROBLEM),
+        Outcome.TRANSIENT: (_retry_state(final), Result.RETRY),
+        Outcome.ACCOUNT_PROBLEM: (_retry_state(final), Result.ACCOUNT_PROBLEM),
         Outcome.UNKNOWN: (State.UNKNOWN, Result.UNKNOWN),
     }[outcome]
     await _run(
@@ -145,19 +164,38 @@ async def _send(message: Message, message_id: str, deps: Deps, deadline: float) 
             None if outcome is Outcome.SUBMITTED and not _incomplete(answer.reason) else reason,
             msg_ids=answer.msg_ids,
             phones=tuple(message.recipients),
+            rejected_by=BY_PLATFORM if state is State.REJECTED else None,
         ),
     )
-    return _done(message, result, reason)
+    return _done(message, result, reason, failed=state is State.FAILED)
+
+
+def _retry_state(final: bool) -> State:
+    """[ours] Retried unless this was the last allowed delivery: then dead-lettered."""
+    return State.FAILED if final else State.PENDING
+
+
+async def _not_now(deps: Deps, message: Message, source_id: str, reason: str, final: bool) -> Done:
+    """Nothing was sent and it may work later. On the last allowed delivery the send is
+    claimed (the same guard as a send) only to be recorded `failed` with the reason."""
+    if not final:
+        return _done(message, Result.RETRY, reason)
+    claim = await _claim(deps, message, source_id)
+    if not isinstance(claim, Claimed):
+        return claim
+    await _run(deps, deps.store.settle, message.p_transaction_id, claim.claim, State.FAILED, reason)
+    return _done(message, Result.RETRY, reason, failed=True)
 
 
 async def _claim(deps: Deps, message: Message, source_id: str) -> Claimed | Done:
     ptid = message.p_transaction_id
     meta = SendMeta(
-        kind=message.kind.value,
+        kind=message.shown_kind,
         sending_method=message.body.sending_method,
         phones=tuple(message.recipients),
         sms_parts=message.sms.parts if message.sms is not None else None,
         source_id=source_id,
+        warnings=message.warnings,
     )
     taken = await _run(deps, deps.store.claim, ptid, secrets.token_hex(8), meta)
     if isinstance(taken, Claimed):
@@ -178,19 +216,23 @@ async def _refuse(deps: Deps, message: Message, source_id: str, reason: str) -> 
     if not isinstance(claim, Claimed):
         return claim
     await _run(
-        deps, deps.store.settle, message.p_transaction_id, claim.claim, State.REJECTED, reason
+        deps,
+        lambda: deps.store.settle(
+            message.p_transaction_id, claim.claim, State.REJECTED, reason, rejected_by=BY_CONNECTOR
+        ),
     )
     return _done(message, Result.REJECTED, reason)
 
 
-def _done(message: Message, result: Result, reason: str | None) -> Done:
+def _done(message: Message, result: Result, reason: str | None, *, failed: bool = False) -> Done:
     return Done(
         result,
         message.p_transaction_id,
         reason,
-        kind=message.kind.value,
+        kind=message.shown_kind,
         recipients=len(message.recipients),
         warnings=message.warnings,
+        failed=failed,
     )
 
 
@@ -206,6 +248,19 @@ def _paced_submit(
 
 def _incomplete(reason: str) -> bool:
     return "without msg_id" in reason
+
+
+def _refused_phones(body: str) -> tuple[str, ...]:
+    """The recipients a refused body named, when they can be read (a list of strings, up to
+    the recipient limit), so every rejection lists its recipients alike."""
+    try:
+        data = json.loads(body)
+    except (ValueError, TypeError, RecursionError):
+        return ()
+    phones = data.get("phone") if isinstance(data, dict) else None
+    if not isinstance(phones, list) or not all(isinstance(p, str) for p in phones):
+        return ()
+    return tuple(p[:PHONE_SHOWN_MAX] for p in phones[:MAX_RECIPIENTS])
 
 
 async def _run[T](deps: Deps, fn: Callable[..., T], *args: object) -> T:

@@ -41,6 +41,10 @@ class SenderSettings(BaseModel):
     # A new container waits one window before its first send (see Pacer's start_full): it
     # cannot know what a container it replaces sent in its last second.
     pacer_start_full: bool = True
+    # The send queue's maxReceiveCount (template: SendMaxReceiveCount): a record delivered
+    # this many times is on its last attempt, and goes to the dead-letter queue if it fails.
+    # None: not known, no attempt is treated as the last.
+    max_receive_count: int | None = Field(default=None, ge=1)
     # Requests of one batch in flight at once (and the HTTP pool size): at least the event
     # source's BatchSize, so no record of a batch waits for a thread.
     workers: int = Field(default=32, ge=1, le=64)
@@ -65,6 +69,7 @@ ENV = {
     "workers": "SENDER_WORKERS",
     "media_max_age_days": "MEDIA_MAX_AGE_DAYS",
     "pacer_start_full": "SENDER_PACER_START_FULL",
+    "max_receive_count": "SEND_MAX_RECEIVE_COUNT",
 }
 
 

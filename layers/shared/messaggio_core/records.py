@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from messaggio_core.protocol.reports import Status, highest
+from messaggio_core.protocol.reports import Status, highest, order_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,10 +23,25 @@ class RecipientRecord:
     reported: dict[Status, str] = field(default_factory=dict)  # status -> first arrival
     status_extended: str | None = None
     replies: list[Reply] = field(default_factory=list)
+    updated_at: str | None = None  # the last report stored for it
 
     @property
     def status(self) -> Status:
         return highest(self.reported)
+
+    def progress(self) -> list[tuple[Status, str]]:
+        """Every status reported, by rank (the last is the status shown), each with the time
+        it was known to have been reached: its own report, or an earlier report of a later
+        status (a status only moves forward, so a late report of a lower rank happened
+        before it). Read by rank or by time, it never goes backwards, and any order of the
+        same reports lists the same statuses."""
+        steps: list[tuple[Status, str]] = []
+        earliest: str | None = None
+        for status in sorted(self.reported, key=order_key, reverse=True):
+            at = self.reported[status]
+            earliest = at if earliest is None else min(earliest, at)
+            steps.append((status, earliest))
+        return steps[::-1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +58,7 @@ class SendRecord:
     attempts: int
     created_at: str | None
     updated_at: str | None
+    warnings: tuple[str, ...] = ()  # what the connector dropped or adjusted
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,10 +106,23 @@ def status_view(
         "sms_parts": send.sms_parts,
         "attempts": send.attempts,
         "created_at": send.created_at,
-        "updated_at": send.updated_at,
+        "updated_at": _last_change(send, recipients),
+        "warnings": list(send.warnings),
         "recipients": out,
         "next": next_page,
     }
+
+
+def _last_change(send: SendRecord, recipients: list[RecipientRecord]) -> str | None:
+    """When anything about the send was last stored: the send itself, a report or a reply
+    (every time is the same ISO 8601 UTC format, so the latest is the greatest)."""
+    times = [send.updated_at] if send.updated_at else []
+    for r in recipients:
+        times.extend(r.reported.values())
+        times.extend(reply.received_at for reply in r.replies)
+        if r.updated_at:
+            times.append(r.updated_at)
+    return max(times, default=None)
 
 
 def _recipient(phone: str | None, record: RecipientRecord | None) -> dict[str, Any]:
@@ -111,9 +140,6 @@ def _recipient(phone: str | None, record: RecipientRecord | None) -> dict[str, A
         "msg_id": record.msg_id,
         "status": record.status.value,
         "status_extended": record.status_extended,
-        # in the order they arrived (the status itself never depends on that order)
-        "reported": {
-            s.value: at for s, at in sorted(record.reported.items(), key=lambda i: (i[1], i[0]))
-        },
+        "reported": {s.value: at for s, at in record.progress()},
         "replies": [{"text": r.text, "received_at": r.received_at} for r in replies],
     }

@@ -3,15 +3,21 @@
 Table layout (one table, `pk` + `sk`, TTL on `expires_at`):
 
     TX#<p_transaction_id>  SEND                    the send: state, claim, phones, reason,
-                                                   msg_ids (phone -> msg_id, from the answer)
+                                                   msg_ids (phone -> msg_id, from the answer),
+                                                   warnings, rejected_by, updated_at
     TX#<p_transaction_id>  MSG#<msg_id>            a recipient's reports: one attribute per
-                                                   reported status (r_delivered, r_seen, ...)
+                                                   reported status (r_delivered, r_seen, ...),
+                                                   updated_at (the last report stored)
     TX#<p_transaction_id>  MSG#<msg_id>#R#<hash>   one reply (hash of its text)
 
 A report knows only `p_transaction_id` and `msg_id`, which is exactly a recipient's key, so
 it is one write with no read. Reports write facts ("delivered was reported at T"), never
-"the status is X", so any order of the same reports stores the same item, and the status
+"the status is X", so any order of the same reports stores the same facts, and the status
 shown is computed on read (section E's ranks). GET /messages/{id} is one Query.
+
+[ours] A rejection records who refused (`rejected_by`): the connector (the body broke a rule,
+or its image was refused) or the platform (-1, -3). Only an id that reached the platform is
+spent: one the connector refused may be claimed again by a corrected body.
 """
 
 from __future__ import annotations
@@ -43,6 +49,8 @@ SEND_SK: Final = "SEND"
 # Characters of a reason kept: a rejection's every broken rule (protocol.send bounds it to
 # a few kilobytes) fits, and an item stays far from DynamoDB's 400 KB.
 REASON_MAX: Final = 4096
+BY_CONNECTOR: Final = "connector"  # rejected_by: refused before the platform saw it
+BY_PLATFORM: Final = "platform"
 REPORT_ATTR: Final[dict[Status, str]] = {s: f"r_{s.value}" for s in Status}
 ATTR_REPORT: Final = {v: k for k, v in REPORT_ATTR.items()}
 
@@ -71,6 +79,7 @@ class SendMeta:
     phones: tuple[str, ...]
     sms_parts: int | None
     source_id: str  # the SQS messageId
+    warnings: tuple[str, ...] = ()  # what the connector dropped or adjusted
 
 
 # A recipient's sort key, or one reply's (REPLY_DIGEST hex characters of the text's hash).
@@ -121,11 +130,16 @@ class MessageStore:
 
     def claim(self, ptid: str, claim: str, meta: SendMeta) -> Claimed | Taken:
         """The once-only guard: a conditional write on the send's own record, before the
-        call. Wins when the send is new or waiting for a retry (`pending`)."""
+        call. Wins when the send is new, waiting for a retry (`pending`), dead-lettered and
+        redriven (`failed`), or was refused by the connector before reaching the platform
+        (a corrected body under the same id). Nothing else that reached the platform is
+        claimed again."""
         now = self._clock()
         values: dict[str, Any] = {
             ":sending": _s(State.SENDING),
             ":pending": _s(State.PENDING),
+            ":failed": _s(State.FAILED),
+            ":connector": _s(BY_CONNECTOR),
             ":claim": _s(claim),
             ":now": _n(now),
             ":iso": _s(now_iso(now)),
@@ -136,21 +150,34 @@ class MessageStore:
             ":one": _n(1),
             ":exp": self._expires(now),
         }
-        parts = ""
+        sets = [
+            "#state = :sending, claim = :claim, claimed_at = :now, kind = :kind",
+            "sending_method = :method, phones = :phones, source_id = :source",
+            "created_at = if_not_exists(created_at, :iso), updated_at = :iso, expires_at = :exp",
+        ]
+        # What an earlier body under this id left behind goes (a corrected body).
+        removes = ["reason", "rejected_by", "msg_ids"]
         if meta.sms_parts is not None:
             values[":parts"] = _n(meta.sms_parts)
-            parts = ", sms_parts = :parts"
+            sets.append("sms_parts = :parts")
+        else:
+            removes.append("sms_parts")
+        if meta.warnings:
+            values[":warnings"] = {"L": [_s(w) for w in meta.warnings]}
+            sets.append("warnings = :warnings")
+        else:
+            removes.append("warnings")
         try:
             self.client.update_item(
                 TableName=self.table,
                 Key={"pk": _s(f"TX#{ptid}"), "sk": _s(SEND_SK)},
                 UpdateExpression=(
-                    "SET #state = :sending, claim = :claim, claimed_at = :now, kind = :kind, "
-                    "sending_method = :method, phones = :phones, source_id = :source, "
-                    "created_at = if_not_exists(created_at, :iso), updated_at = :iso, "
-                    f"expires_at = :exp{parts} REMOVE reason ADD attempts :one"
+                    f"SET {', '.join(sets)} REMOVE {', '.join(removes)} ADD attempts :one"
                 ),
-                ConditionExpression="attribute_not_exists(pk) OR #state = :pending",
+                ConditionExpression=(
+                    "attribute_not_exists(pk) OR #state IN (:pending, :failed) "
+                    "OR rejected_by = :connector"
+                ),
                 ExpressionAttributeNames={"#state": "state"},
                 ExpressionAttributeValues=values,
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -177,10 +204,12 @@ class MessageStore:
         *,
         msg_ids: dict[str, str] | None = None,
         phones: tuple[str, ...] = (),
+        rejected_by: str | None = None,
     ) -> bool:
         """Records what the platform answered, in one write on the send's own item: the
         msg_ids ride on it as a phone -> msg_id map, so a submitted send and its recipients
-        can never be half-written. Returns False when the claim was no longer ours."""
+        can never be half-written. Returns False when the claim was no longer ours.
+        `rejected_by` (BY_CONNECTOR, BY_PLATFORM) goes with a rejection."""
         now = self._clock()
         values: dict[str, Any] = {
             ":state": _s(state),
@@ -194,6 +223,9 @@ class MessageStore:
         else:
             sets.append("reason = :reason")
             values[":reason"] = _s(reason[:REASON_MAX])
+        if rejected_by is not None:
+            sets.append("rejected_by = :by")
+            values[":by"] = _s(rejected_by)
         if msg_ids:
             sets.append("msg_ids = :msg_ids")
             values[":msg_ids"] = {"M": {p: _s(m) for p, m in msg_ids.items() if p in phones}}
@@ -220,26 +252,34 @@ class MessageStore:
         platform may or may not have the message. It becomes `unknown`, never re-sent."""
         return self.settle(ptid, old_claim, State.UNKNOWN, reason)
 
-    def reject_unsendable(self, ptid: str, source_id: str, reason: str) -> bool:
+    def reject_unsendable(
+        self, ptid: str, source_id: str, reason: str, phones: tuple[str, ...] = ()
+    ) -> bool:
         """Records why a queue body can never be sent, unless that id already names a send
-        (a broken copy must not overwrite a real send's record)."""
+        (a broken copy must not overwrite a real send's record); a later broken body under
+        an id the connector refused replaces the reason (the status shows the last one).
+        `phones`: the recipients the body named, as far as they could be read."""
         now = self._clock()
         try:
             self.client.update_item(
                 TableName=self.table,
                 Key={"pk": _s(f"TX#{ptid}"), "sk": _s(SEND_SK)},
                 UpdateExpression=(
-                    "SET #state = :rejected, reason = :reason, source_id = :source, "
-                    "phones = :none, attempts = :zero, created_at = :iso, updated_at = :iso, "
-                    "expires_at = :exp"
+                    "SET #state = :rejected, reason = :reason, rejected_by = :connector, "
+                    "source_id = :source, phones = :phones, "
+                    "attempts = if_not_exists(attempts, :zero), "
+                    "created_at = if_not_exists(created_at, :iso), updated_at = :iso, "
+                    "expires_at = :exp "
+                    "REMOVE kind, sms_parts, warnings, msg_ids, claim, claimed_at"
                 ),
-                ConditionExpression="attribute_not_exists(pk)",
+                ConditionExpression="attribute_not_exists(pk) OR rejected_by = :connector",
                 ExpressionAttributeNames={"#state": "state"},
                 ExpressionAttributeValues={
                     ":rejected": _s(State.REJECTED),
                     ":reason": _s(reason[:REASON_MAX]),
+                    ":connector": _s(BY_CONNECTOR),
                     ":source": _s(source_id),
-                    ":none": {"L": []},
+                    ":phones": {"L": [_s(p) for p in phones]},
                     ":zero": _n(0),
                     ":iso": _s(now_iso(now)),
                     ":exp": self._expires(now),
@@ -278,7 +318,8 @@ class MessageStore:
             attr = REPORT_ATTR[report.status]
             values: dict[str, Any] = {":iso": _s(now_iso(now)), ":exp": self._expires(now)}
             update = (
-                "SET #r = if_not_exists(#r, :iso), expires_at = if_not_exists(expires_at, :exp)"
+                "SET #r = if_not_exists(#r, :iso), updated_at = :iso, "
+                "expires_at = if_not_exists(expires_at, :exp)"
             )
             condition = "attribute_not_exists(#r)"
             if report.status_extended is not None:
@@ -391,11 +432,13 @@ def _send_record(ptid: str, item: dict[str, Any]) -> SendRecord:
         attempts=int(item.get("attempts", {}).get("N", "0")),
         created_at=item.get("created_at", {}).get("S"),
         updated_at=item.get("updated_at", {}).get("S"),
+        warnings=tuple(w["S"] for w in item.get("warnings", {}).get("L", [])),
     )
 
 
 def _fill_recipient(record: RecipientRecord, item: dict[str, Any]) -> None:
     record.status_extended = item.get("status_extended", {}).get("S")
+    record.updated_at = item.get("updated_at", {}).get("S")
     for name, value in item.items():
         if name in ATTR_REPORT:
             record.reported[ATTR_REPORT[name]] = value["S"]

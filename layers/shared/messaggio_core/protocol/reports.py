@@ -148,10 +148,15 @@ def parse_report(fields: Mapping[str, Sequence[str]]) -> Report:
 _TIE_ORDER: Final = {status: i for i, status in enumerate(Status)}
 
 
+def order_key(status: Status) -> tuple[int, int]:
+    """[ours] Section E's rank, ties (two failures) by a fixed order, never by arrival."""
+    return RANK[status], _TIE_ORDER[status]
+
+
 def highest(statuses: Iterable[Status]) -> Status:
     """The status a recipient shows: the highest rank reported.
 
     Ties (two failures) go by a fixed order, never by arrival, so any order of the same
     reports gives the same answer.
     """
-    return max([Status.SUBMITTED, *statuses], key=lambda s: (RANK[s], _TIE_ORDER[s]))
+    return max([Status.SUBMITTED, *statuses], key=order_key)

@@ -387,7 +387,12 @@ class Message:
     p_transaction_id: str
     kind: Kind
     warnings: tuple[str, ...]
-    sms: SmsParts | None  # the SMS cost: of txt for sms, of the fallback text for viber
+    sms: SmsParts | None  # the SMS it asks for: txt of an sms, expiry_txt of a viber send
+
+    @property
+    def shown_kind(self) -> str:
+        """[ours] The kind a status shows: `sms` for an SMS (text only), else the Viber kind."""
+        return "sms" if self.body.sending_method == "sms" else self.kind.value
 
     @property
     def recipients(self) -> list[str]:
@@ -568,9 +573,10 @@ def _message(body: SendBody, fallback_id: str) -> Message:
     if body.sending_method == "sms":
         parts: SmsParts | None = sms_parts(body.txt or "")
     else:
-        # [doc 1.1] the SMS fallback sends expiry_txt if given, else txt.
-        fallback = body.expiry_txt if body.expiry_txt is not None else body.txt
-        parts = sms_parts(fallback) if fallback is not None else None
+        # [ours] only the SMS the send itself asks for: its expiry_txt. A Viber-only send
+        # has none ([doc 1.1]: a fallback the account's manager enabled would send txt; the
+        # connector cannot know whether it is, so it counts no part for it).
+        parts = sms_parts(body.expiry_txt) if body.expiry_txt is not None else None
     return Message(
         body=body,
         p_transaction_id=body.p_transaction_id or fallback_id,

@@ -23,5 +23,6 @@ class State(StrEnum):
     SENDING = "sending"  # claimed, answer not yet in
     SUBMITTED = "submitted"  # code 0
     PENDING = "pending"  # will be retried; reason says why
+    FAILED = "failed"  # [ours] its last allowed attempt failed: dead-lettered until redriven
     REJECTED = "rejected"  # never sent or refused for good
     UNKNOWN = "unknown"  # the answer was lost; reports settle each recipient
