@@ -95,7 +95,7 @@ def test_without_the_receive_limit_no_attempt_is_the_last(sender: Sender) -> Non
 
 
 def test_a_corrected_body_after_a_refusal_is_sent_once(sender: Sender) -> None:
-    sender.invoke(sender.batch([body("fix-1", phone=["+380501234567"])]))
+    sender.invoke(sender.batch([body("fix-1", phone=["380 50 123 4567"])]))
     assert sender.state("fix-1")["state"] == "rejected"
     sender.invoke(sender.batch([body("fix-1", phone=["380501234567"], txt=None)]))
     second = sender.state("fix-1")
