@@ -11,9 +11,9 @@ UV := $(BIN)/uv
 STAMP := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-west-1
-FUNCTION_PATHS := layers/shared:functions/sender:functions/callbacks:functions/media:devtools
+FUNCTION_PATHS := layers/shared:functions/sender:functions/callbacks:functions/media:functions/events:devtools
 
-.PHONY: venv lock lint typecheck unit template build test drill scan bench sandbox demo up samlocal sam clean
+.PHONY: venv lock lint typecheck unit template build test drill scan bench sandbox demo up samlocal sam schemas clean
 
 venv: $(STAMP)
 
@@ -93,6 +93,10 @@ drill: venv
 scan: .venv-sam/.installed .venv-checkov/.installed
 	.venv-sam/bin/cfn-lint template.yaml
 	.venv-checkov/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
+
+# schemas/send-request.json from the sender's model (a test fails when they disagree).
+schemas: venv
+	PYTHONPATH=$(FUNCTION_PATHS) $(BIN)/python -m messaggio_local schemas
 
 # The sandbox platform, standalone (see README).
 sandbox: venv

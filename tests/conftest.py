@@ -22,6 +22,7 @@ pytest_plugins = [
     "messaggio_sandbox.pytest_plugin",
     "tests.fixtures.sender",
     "tests.fixtures.media",
+    "tests.fixtures.events",
 ]
 
 # Read by Powertools when a handler module is imported (at collection), as in the template.

@@ -1,5 +1,5 @@
-"""python -m messaggio_local demo | up | send | status | redrive (see README: "Keep it
-running")."""
+"""python -m messaggio_local demo | up | send | status | redrive | schemas (see README: "Keep
+it running")."""
 
 from __future__ import annotations
 
@@ -91,8 +91,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     fresh.add_argument("event", type=Path)
     fresh.add_argument("--suffix", help="added to each id (default: the time, HHMMSS)")
+    sub.add_parser("schemas", help="write schemas/send-request.json from the sender's model")
     args = parser.parse_args(argv)
     console = sys.stdout
+    if args.command == "schemas":
+        from messaggio_local.schemas import write
+
+        print(f"wrote {write()}")
+        return 0
     if args.command == "demo":
         return _demo(console)
     if args.command == "up":

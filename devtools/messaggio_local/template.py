@@ -32,9 +32,14 @@ def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[st
 _Loader.add_multi_constructor("!", _intrinsic)
 
 
+def parse(text: str) -> Any:
+    """CloudFormation YAML (short-form intrinsics kept as {"Fn": value})."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506
+
+
 @cache
 def template() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.load(TEMPLATE.read_text(), Loader=_Loader)  # noqa: S506
+    data: dict[str, Any] = parse(TEMPLATE.read_text())
     return data
 
 
@@ -52,6 +57,8 @@ def table_definition(logical_id: str, name: str) -> tuple[dict[str, Any], dict[s
         "KeySchema": props["KeySchema"],
         "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
     }
+    if "StreamSpecification" in props:
+        args["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
     ttl = props.get("TimeToLiveSpecification")
     return args, ttl
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import itertools
 import random
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,6 +17,7 @@ from messaggio_core.protocol.reports import RANK, Status, highest
 from messaggio_core.protocol.surface import State
 from tests.conftest import CALLBACK_TOKEN, TABLE
 from tests.fixtures.api import call, report_event, status_event
+from tests.fixtures.events import Events
 
 pytestmark = pytest.mark.drill
 
@@ -54,10 +56,12 @@ def seed(store: MessageStore, ptid: str, msg_ids: dict[str, str]) -> None:
     store.settle(ptid, "c", State.SUBMITTED, None, msg_ids=msg_ids, phones=phones)
 
 
-def test_report_chaos(callbacks: None, say: Callable[[str], None]) -> None:
+def test_report_chaos(callbacks: None, events: Events, say: Callable[[str], None]) -> None:
     """300 recipients; each report delivered twice, in shuffled order, a third of the sends
     recorded only after half their reports: every final status is the highest rank reported,
-    and no reply is stored twice."""
+    and no reply is stored twice. The table's stream, pumped through the events function as
+    the reports arrive, publishes each recipient's statuses strictly increasing up to its
+    final one, and each reply once."""
     rng = random.Random(3)
     store = MessageStore(TABLE, 90)
     sends: dict[str, dict[str, str]] = {}
@@ -106,6 +110,10 @@ def test_report_chaos(callbacks: None, say: Callable[[str], None]) -> None:
                 seed(store, late_ptid, sends[late_ptid])
         status, _ = call(report_event(fields, method=rng.choice(["GET", "POST"])))
         answers[status] += 1
+        if n % 250 == 0:
+            events.pump()
+    pumped = events.pump()
+    assert not pumped.given_up
 
     wrong = 0
     replies = 0
@@ -120,10 +128,43 @@ def test_report_chaos(callbacks: None, say: Callable[[str], None]) -> None:
             wrong += got["status"] != want.value
             assert sorted(r["text"] for r in got["replies"]) == sorted(texts)
             replies += len(got["replies"])
+    published = events.published()  # every one checked against its schema
+    order = {s: (RANK[s], i) for i, s in enumerate(Status)}  # `highest`'s order, ties too
+    by_recipient: dict[tuple[str, str], list[Status]] = collections.defaultdict(list)
+    replies_published = collections.Counter[tuple[str, str, str]]()
+    for envelope in published:
+        detail = envelope["detail"]
+        if envelope["detail-type"] == "Message Status Changed":
+            key = (detail["p_transaction_id"], detail["msg_id"])
+            by_recipient[key].append(Status(detail["status"]))
+        elif envelope["detail-type"] == "Reply Received":
+            replies_published[(detail["p_transaction_id"], detail["msg_id"], detail["text"])] += 1
+    not_increasing = sum(
+        any(order[a] >= order[b] for a, b in itertools.pairwise(seq))
+        for seq in by_recipient.values()
+    )
+    wrong_last = sum(
+        not by_recipient[key] or by_recipient[key][-1] != want
+        for key, (want, _) in expected.items()
+    )
+    # a reply whose send was not yet recorded is published unjoined (null id)
+    expected_replies = {(p, m, t) for (p, m), (_, texts) in expected.items() for t in texts}
+    reply_keys = {
+        (p or next(q for q, ms in sends.items() if m in ms.values()), m, t)
+        for p, m, t in replies_published
+    }
     say(
         f"report chaos: {len(doubled)} reports for 300 recipients, answers {dict(answers)}, "
-        f"{replies} replies kept, {wrong} wrong final statuses"
+        f"{replies} replies kept, {wrong} wrong final statuses; events: {len(published)} "
+        f"published, {not_increasing} recipients not strictly increasing, {wrong_last} not "
+        f"ending at the final status, {sum(c > 1 for c in replies_published.values())} "
+        "replies published twice"
     )
+    assert not_increasing == 0
+    assert wrong_last == 0
+    assert all(count == 1 for count in replies_published.values())
+    assert reply_keys == expected_replies
+    assert sum(replies_published.values()) == replies
     assert answers == {200: len(doubled)}
     assert wrong == 0
     assert max(RANK.values()) == RANK[Status.SEEN]

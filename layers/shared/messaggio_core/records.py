@@ -143,3 +143,38 @@ def _recipient(phone: str | None, record: RecipientRecord | None) -> dict[str, A
         "reported": {s.value: at for s, at in record.progress()},
         "replies": [{"text": r.text, "received_at": r.received_at} for r in replies],
     }
+
+
+# -- changes, as a table stream reports them (the events function's input) ----------------
+
+
+@dataclass(frozen=True, slots=True)
+class SendChange:
+    """A send's own item before and after one write (None: absent)."""
+
+    old: SendRecord | None
+    new: SendRecord | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientChange:
+    """One recipient's reports before and after one write (None: absent)."""
+
+    p_transaction_id: str
+    old: RecipientRecord | None
+    new: RecipientRecord | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyChange:
+    """A reply item before and after one write (None: absent; a reply is written once, and
+    removed only by TTL)."""
+
+    p_transaction_id: str
+    msg_id: str
+    digest: str  # the reply's key: the hash of its text
+    old: Reply | None
+    new: Reply | None
+
+
+type ItemChange = SendChange | RecipientChange | ReplyChange

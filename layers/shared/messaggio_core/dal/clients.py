@@ -10,6 +10,7 @@ from botocore.config import Config
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
 
@@ -38,11 +39,17 @@ def s3() -> S3Client:
     return boto3.client("s3", config=AWS_CONFIG)
 
 
+@cache
+def events() -> EventBridgeClient:
+    return boto3.client("events", config=AWS_CONFIG)
+
+
 def reset_clients() -> None:
     """Forget the clients (tests start a new emulated AWS for each test)."""
     dynamodb.cache_clear()
     sqs.cache_clear()
     s3.cache_clear()
+    events.cache_clear()
     queue_url.cache_clear()
 
 

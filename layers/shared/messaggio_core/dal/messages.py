@@ -26,7 +26,7 @@ import hashlib
 import re
 import time
 from base64 import urlsafe_b64decode, urlsafe_b64encode
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -40,7 +40,17 @@ from messaggio_core.dal.common import s as _s
 from messaggio_core.protocol.ids import MSG_ID_PATTERN
 from messaggio_core.protocol.reports import Report, ReportType, Status
 from messaggio_core.protocol.surface import State
-from messaggio_core.records import BadPage, Lifecycle, RecipientRecord, Reply, SendRecord
+from messaggio_core.records import (
+    BadPage,
+    ItemChange,
+    Lifecycle,
+    RecipientChange,
+    RecipientRecord,
+    Reply,
+    ReplyChange,
+    SendChange,
+    SendRecord,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -51,6 +61,8 @@ SEND_SK: Final = "SEND"
 REASON_MAX: Final = 4096
 BY_CONNECTOR: Final = "connector"  # rejected_by: refused before the platform saw it
 BY_PLATFORM: Final = "platform"
+BATCH_GET_MAX: Final = 100  # keys in one BatchGetItem
+BATCH_GET_TRIES: Final = 5  # calls for one chunk's unprocessed keys before giving up
 REPORT_ATTR: Final[dict[Status, str]] = {s: f"r_{s.value}" for s in Status}
 ATTR_REPORT: Final = {v: k for k, v in REPORT_ATTR.items()}
 
@@ -376,10 +388,10 @@ class MessageStore:
                 break
             read += 1
             last = sk
-            msg_id, _, reply = sk[4:].partition("#R#")
+            msg_id, reply = _recipient_key(sk)
             record = recipients.setdefault(msg_id, RecipientRecord(msg_id))
             if reply:
-                record.replies.append(Reply(item["text"]["S"], item["received_at"]["S"]))
+                record.replies.append(_reply(item))
             else:
                 _fill_recipient(record, item)
         if send is None:
@@ -395,6 +407,35 @@ class MessageStore:
         except ClientError as exc:
             raise StorageError(_code(exc)) from exc
         return _send_record(ptid, dict(item)) if item else None
+
+    def sends(self, ptids: Iterable[str]) -> dict[str, SendRecord]:
+        """The send items of these ids, by BatchGetItem; an id with no send is left out.
+        Raises StorageError when the table cannot answer (the caller retries later)."""
+        found: dict[str, SendRecord] = {}
+        wanted = sorted(set(ptids))
+        for start in range(0, len(wanted), BATCH_GET_MAX):
+            keys = [
+                {"pk": _s(f"TX#{ptid}"), "sk": _s(SEND_SK)}
+                for ptid in wanted[start : start + BATCH_GET_MAX]
+            ]
+            for item in self._batch_get(keys):
+                ptid = item["pk"]["S"].removeprefix("TX#")
+                found[ptid] = _send_record(ptid, item)
+        return found
+
+    def _batch_get(self, keys: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        request: dict[str, Any] = {self.table: {"Keys": keys}}
+        try:
+            for attempt in range(BATCH_GET_TRIES):
+                page = self.client.batch_get_item(RequestItems=request)
+                yield from page.get("Responses", {}).get(self.table, [])
+                request = dict(page.get("UnprocessedKeys") or {})
+                if not request:
+                    return
+                time.sleep(0.05 * 2**attempt)  # throttled: back off as the SDK would
+        except ClientError as exc:
+            raise StorageError(_code(exc)) from exc
+        raise StorageError("UnprocessedKeys")
 
     def _query(self, pk: str, after: str | None, page_size: int | None) -> Iterator[dict[str, Any]]:
         kwargs: dict[str, Any] = {
@@ -418,7 +459,49 @@ class MessageStore:
             raise StorageError(_code(exc)) from exc
 
 
-def _send_record(ptid: str, item: dict[str, Any]) -> SendRecord:
+def item_change(
+    keys: Mapping[str, Any], old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+) -> ItemChange | None:
+    """What one write did to one item, from a stream record's keys and images (the table's
+    own attribute-value form, read by the same parsers as `lifecycle`). None for items that
+    are no send's (the media cache: IMG#, OBJ#)."""
+    pk, sk = keys["pk"]["S"], keys["sk"]["S"]
+    if not pk.startswith("TX#"):
+        return None
+    ptid = pk.removeprefix("TX#")
+    if sk == SEND_SK:
+        return SendChange(
+            _send_record(ptid, old) if old else None, _send_record(ptid, new) if new else None
+        )
+    if not sk.startswith("MSG#"):
+        return None
+    msg_id, digest = _recipient_key(sk)
+    if digest:
+        return ReplyChange(
+            ptid, msg_id, digest, _reply(old) if old else None, _reply(new) if new else None
+        )
+    return RecipientChange(ptid, _recipient(msg_id, old), _recipient(msg_id, new))
+
+
+def _recipient_key(sk: str) -> tuple[str, str]:
+    """MSG#<msg_id> -> (msg_id, ""); MSG#<msg_id>#R#<hash> -> (msg_id, hash)."""
+    msg_id, _, digest = sk.removeprefix("MSG#").partition("#R#")
+    return msg_id, digest
+
+
+def _reply(item: Mapping[str, Any]) -> Reply:
+    return Reply(item["text"]["S"], item["received_at"]["S"])
+
+
+def _recipient(msg_id: str, item: Mapping[str, Any] | None) -> RecipientRecord | None:
+    if item is None:
+        return None
+    record = RecipientRecord(msg_id)
+    _fill_recipient(record, item)
+    return record
+
+
+def _send_record(ptid: str, item: Mapping[str, Any]) -> SendRecord:
     return SendRecord(
         p_transaction_id=ptid,
         state=item["state"]["S"],
@@ -436,7 +519,7 @@ def _send_record(ptid: str, item: dict[str, Any]) -> SendRecord:
     )
 
 
-def _fill_recipient(record: RecipientRecord, item: dict[str, Any]) -> None:
+def _fill_recipient(record: RecipientRecord, item: Mapping[str, Any]) -> None:
     record.status_extended = item.get("status_extended", {}).get("S")
     record.updated_at = item.get("updated_at", {}).get("S")
     for name, value in item.items():

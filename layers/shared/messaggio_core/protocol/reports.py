@@ -49,16 +49,15 @@ DELIVERY_STATUS: Final[dict[str, Status]] = {
     "undelivered": Status.UNDELIVERED,
     "buffered": Status.BUFFERED,
 }
-# [prev] 2.1.1
-STATUS_EXTENDED: Final = frozenset(
-    {
-        "VIBER_BLOCKED_BY_USER",
-        "VIBER_USER_NOT_FOUND",
-        "VIBER_NO_DEVICE",
-        "VIBER_EXPIRED",
-        "VIBER_UNKNOWN_ERROR",
-    }
-)
+# [prev] 2.1.1: the codes and what each means (protocol.md section E's wording).
+STATUS_EXTENDED_REASON: Final[dict[str, str]] = {
+    "VIBER_BLOCKED_BY_USER": "blocked the sender",
+    "VIBER_USER_NOT_FOUND": "no Viber app",
+    "VIBER_NO_DEVICE": "device cannot take these messages",
+    "VIBER_EXPIRED": "dlr_timeout passed",
+    "VIBER_UNKNOWN_ERROR": "unknown error",
+}
+STATUS_EXTENDED: Final = frozenset(STATUS_EXTENDED_REASON)
 
 # [ours] limits (the ids' own: protocol/ids.py).
 REPLY_MAX: Final = 4096  # characters of a subscriber's reply
