@@ -220,6 +220,7 @@ def _describe(stack: Any) -> dict[str, str]:
         "media_dead_letter_queue_url": stack.output("MediaDeadLetterQueue"),
         "media_bucket": stack.output("MediaBucket"),
         "callback_url": stack.callback_url,
+        "events_queue_url": stack.events_queue_url,
     }
 
 
@@ -236,8 +237,10 @@ def _banner(
         f"  export AWS_ENDPOINT_URL={stack.aws_endpoint} AWS_ACCESS_KEY_ID=local "
         "AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=eu-west-1 "
         f"QUEUE_URL={state['send_queue_url']} DLQ_URL={state['dead_letter_queue_url']} "
-        f"MEDIA_BUCKET={state['media_bucket']} API_URL={state['api_url']}",
+        f"MEDIA_BUCKET={state['media_bucket']} API_URL={state['api_url']} "
+        f"EVENTS_URL={state['events_queue_url']}",
         "  status:       $API_URL/messages/<id>",
+        "  events:       every event on the bus is delivered to $EVENTS_URL (a local rule)",
         f"  callbacks:    {stack.callback_url}",
         f"  platform:     {platform}",
     ]

@@ -171,13 +171,27 @@ def run(out: TextIO, timeout: float = 45.0) -> bool:
         def all_settled() -> bool:
             for body, _, _ in plan:
                 ptid = body["p_transaction_id"]
-                answer = requests.get(f"{stack.api_url}/v1/messages/{ptid}", timeout=5)
+                try:
+                    answer = requests.get(f"{stack.api_url}/v1/messages/{ptid}", timeout=5)
+                except requests.RequestException:  # a busy machine: ask again next round
+                    return False
                 if answer.status_code == 200:
                     views[ptid] = answer.json()
             return len(views) == len(plan) and all(settled(v) for v in views.values())
 
         ok = _wait(all_settled, timeout)
         _table(out, plan, views)
+        published: dict[str, list[dict[str, Any]]] = {}
+
+        def all_published() -> bool:
+            for envelope in _drain(sqs, stack.events_queue_url):
+                detail = envelope["detail"]
+                key = detail["p_transaction_id"] or "(not joined)"
+                published.setdefault(key, []).append(envelope)
+            return all(told(v, published.get(p, [])) for p, v in views.items())
+
+        ok = _wait(all_published, 15) and ok
+        _events(out, plan, published)
         ok = _dead_letter(out, stack, timeout) and ok
         uploads = len(stack.sandbox.uploads())
         print(
@@ -243,6 +257,57 @@ def _view(stack: LocalStack) -> dict[str, Any]:
 
 def _state(stack: LocalStack) -> str | None:
     return _view(stack).get("state")
+
+
+def told(view: dict[str, Any], events: list[dict[str, Any]]) -> bool:
+    """The bus has heard the send's state, each recipient's final status and every reply."""
+    kinds = [(e["detail-type"], e["detail"]) for e in events]
+    if not any(t == "Send State Changed" and d["state"] == view["state"] for t, d in kinds):
+        return False
+    statuses = {(d["msg_id"], d["status"]) for t, d in kinds if t == "Message Status Changed"}
+    replies = sum(t == "Reply Received" for t, _ in kinds)
+    recipients = [r for r in view["recipients"] if r["msg_id"]]
+    return all((r["msg_id"], r["status"]) in statuses for r in recipients) and replies == sum(
+        len(r["replies"]) for r in recipients
+    )
+
+
+def _drain(sqs: Any, url: str) -> list[dict[str, Any]]:
+    got: list[dict[str, Any]] = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            return got
+        got.extend(json.loads(m["Body"]) for m in messages)
+        sqs.delete_message_batch(
+            QueueUrl=url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
+            ],
+        )
+
+
+def _events(out: TextIO, plan: list[Any], published: dict[str, list[dict[str, Any]]]) -> None:
+    """What each send published to the bus, in the order it arrived."""
+    print("\nEvents on the bus (source messaggio.connector), per send:", file=out)
+    width = max(len(body["p_transaction_id"]) for body, _, _ in plan)
+    for body, _, _ in plan:
+        ptid = body["p_transaction_id"]
+        for n, envelope in enumerate(published.get(ptid, [])):
+            print(f"  {(ptid if n == 0 else '').ljust(width)}  {_event_line(envelope)}", file=out)
+
+
+def _event_line(envelope: dict[str, Any]) -> str:
+    kind, d = envelope["detail-type"], envelope["detail"]
+    if kind == "Send State Changed":
+        return f"{kind:<22}  {d['previous_state'] or '—'} → {d['state']}"
+    if kind == "Message Status Changed":
+        extended = f" ({d['status_extended']['code']})" if d["status_extended"] else ""
+        return (
+            f"{kind:<22}  {mask(d['phone'])}  {d['previous_status'] or '—'} → "
+            f"{d['status']}{extended}"
+        )
+    return f'{kind:<22}  {mask(d["phone"])}  "{d["text"]}"'
 
 
 def _wait(check: Any, timeout: float) -> bool:

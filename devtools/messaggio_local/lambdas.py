@@ -48,6 +48,18 @@ class SqsSource:
 
 
 @dataclass
+class DynamoDBSource:
+    """A DynamoDB stream event source (messaggio_local.streams does the mapping's work)."""
+
+    stream_arn: str
+    batch_size: int
+    max_retries: int
+    bisect: bool
+    report_failures: bool
+    on_failure: str | None  # an SQS queue's ARN
+
+
+@dataclass
 class Route:
     method: str
     path: str  # "/callbacks/{token}"
@@ -63,6 +75,7 @@ class Function:
     timeout: int
     memory: int = MEMORY
     sqs: list[SqsSource] = field(default_factory=list)
+    streams: list[DynamoDBSource] = field(default_factory=list)
     routes: list[Route] = field(default_factory=list)
 
     @property

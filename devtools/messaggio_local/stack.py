@@ -35,9 +35,11 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from messaggio_core.protocol.surface import EVENT_SOURCE
 from messaggio_local.lambdas import (
     ACCOUNT,
     REGION,
+    DynamoDBSource,
     Function,
     Functions,
     InvocationError,
@@ -47,6 +49,7 @@ from messaggio_local.lambdas import (
 from messaggio_local.moto_atomic import make_dynamodb_atomic
 from messaggio_local.network import PeerCheck, listening
 from messaggio_local.resolve import Context
+from messaggio_local.streams import StreamSource
 from messaggio_local.template import ROOT, create_queue, create_table, template
 from messaggio_sandbox import SandboxPlatform
 
@@ -151,9 +154,12 @@ class LocalStack:
         self._build()
         if self.sandbox is not None:
             self.sandbox.callback_url = self.callback_url
+        self.events_queue_url = self._events_rule()
         for function in self.functions.values():
             for source in function.sqs:
                 self._spawn(_bind(self._poll, function, source), function.logical_id)
+            for stream in function.streams:
+                self._spawn(_bind(self._stream, function, stream), function.logical_id)
         return self
 
     def _serve_moto(self) -> BaseWSGIServer:
@@ -279,6 +285,9 @@ class LocalStack:
             create_table(dynamodb, logical, name)
             ctx.refs[logical] = name
             ctx.attrs[logical] = {"Arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"}
+            stream = dynamodb.describe_table(TableName=name)["Table"].get("LatestStreamArn")
+            if stream:
+                ctx.attrs[logical]["StreamArn"] = stream
         sqs = boto3.client("sqs")
         queues = by_type.get("AWS::SQS::Queue", [])
         # dead-letter queues first: the others name them in their redrive policy
@@ -361,6 +370,19 @@ class LocalStack:
                         in spec.get("FunctionResponseTypes", []),
                     )
                 )
+            elif event["Type"] == "DynamoDB":
+                failure = spec.get("DestinationConfig", {}).get("OnFailure", {})
+                function.streams.append(
+                    DynamoDBSource(
+                        stream_arn=spec["Stream"],
+                        batch_size=int(spec.get("BatchSize", 100)),
+                        max_retries=int(spec.get("MaximumRetryAttempts", 10_000)),
+                        bisect=bool(spec.get("BisectBatchOnFunctionError", False)),
+                        report_failures="ReportBatchItemFailures"
+                        in spec.get("FunctionResponseTypes", []),
+                        on_failure=failure.get("Destination"),
+                    )
+                )
             elif event["Type"] == "Api":
                 path = spec["Path"]
                 pattern = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path) + "$")
@@ -432,6 +454,64 @@ class LocalStack:
                     ],
                 )
 
+    def _stream(self, function: Function, source: DynamoDBSource) -> None:
+        """The table's stream into the function, as Lambda's event source mapping would
+        (messaggio_local.streams); a record past its retries is described on the on-failure
+        queue. Locally the mapping starts with the table, so LATEST and TRIM_HORIZON agree."""
+        sqs = boto3.client("sqs")
+
+        def set_aside(description: dict[str, Any]) -> None:
+            info = description["DDBStreamBatchInfo"]
+            self.log(f"{function.logical_id}: stream record {info['startSequenceNumber']} given up")
+            if source.on_failure:
+                name = source.on_failure.rsplit(":", 1)[1]
+                url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+                sqs.send_message(QueueUrl=url, MessageBody=json.dumps(description))
+
+        mapping = StreamSource(
+            boto3.client("dynamodbstreams"),
+            source.stream_arn,
+            batch_size=source.batch_size,
+            max_retries=source.max_retries,
+            bisect=source.bisect,
+            report_failures=source.report_failures,
+            region=REGION,
+            on_failure=set_aside,
+        )
+        while not self._stop.is_set():
+            try:
+                done = mapping.pump(lambda event: self.invoke(function, event))
+            except Exception as exc:  # the emulator stopping under us
+                if self._stop.is_set():
+                    return
+                self.log(f"stream {function.logical_id}: {exc}")
+                done = None
+            if done is None or done.invocations == 0:
+                self._stop.wait(0.3)
+
+    def _events_rule(self) -> str:
+        """Local only (a deployment's rules are its consumers'): a rule on the connector's
+        bus delivering every event it publishes to a queue, to read them back."""
+        assert self.ctx is not None
+        bus = str(self.ctx.parameters.get("EventBusName", "default"))
+        bridge = boto3.client("events")
+        if bus != "default":
+            bridge.create_event_bus(Name=bus)
+        sqs = boto3.client("sqs")
+        name = f"{STACK}-local-events"
+        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        bridge.put_rule(
+            Name="local-every-event",
+            EventBusName=bus,
+            EventPattern=json.dumps({"source": [EVENT_SOURCE]}),
+        )
+        bridge.put_targets(
+            Rule="local-every-event",
+            EventBusName=bus,
+            Targets=[{"Id": "local-events", "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"}],
+        )
+        return str(url)
+
     # -- the REST API ----------------------------------------------------------------------
 
     def route(self, method: str, path: str) -> tuple[Function, Route, dict[str, str]] | None:
@@ -447,9 +527,7 @@ class LocalStack:
         return None
 
 
-def _bind(
-    fn: Callable[[Function, SqsSource], None], f: Function, s: SqsSource
-) -> Callable[[], None]:
+def _bind[S](fn: Callable[[Function, S], None], f: Function, s: S) -> Callable[[], None]:
     return lambda: fn(f, s)
 
 

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from tests.conftest import png
+from tests.fixtures.events import check_event
 from tests.fixtures.local import client, up, wait
 
 pytestmark = pytest.mark.slow
@@ -56,6 +57,27 @@ def test_full_lifecycle_through_public_interfaces(tmp_path: Path) -> None:
         assert answer.status_code == 403
         missing = requests.get(f"{stack['api_url']}/messages/nope", timeout=5)
         assert missing.status_code == 404
+        # the table's stream went through the events function to the bus, and the local
+        # rule delivered each event to the events queue
+        sqs = client("sqs", stack)
+        events: list[dict[str, Any]] = []
+
+        def heard(
+            sqs: Any = sqs, url: str = stack["events_queue_url"], events: list[Any] = events
+        ) -> bool:
+            got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            events.extend(json.loads(message["Body"]) for message in got)
+            return any(e["detail-type"] == "Reply Received" for e in events) and any(
+                e["detail"].get("status") == "seen" for e in events
+            )
+
+        wait(heard)
+        for envelope in events:
+            check_event(envelope)
+        assert events[0]["detail-type"] == "Send State Changed"
+        statuses = [e["detail"]["status"] for e in events if "status" in e["detail"]]
+        assert statuses == ["delivered", "seen"]
+        assert {e["detail"]["p_transaction_id"] for e in events} == {"e2e-1"}
 
 
 def test_a_send_that_keeps_failing_ends_in_the_dead_letter_queue(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@ compared before and after (the stream's old and new images), and only a change a
 can see becomes an event. The handler reads the stream; the ports below reach the table and
 the bus.
 
-[ours] every rule here (protocol.md section G, "Events"):
+[ours] every rule here (docs/protocol.md section G, "Events"):
 - `Message Status Changed` when a recipient's shown status (section E's highest rank, ties by
   a fixed order) moves; a replay, a lower rank arriving late or a detail filled in later
   moves nothing. Its `reported_at` is the time the report arrived (reports carry none).
@@ -27,7 +27,7 @@ from enum import StrEnum
 from typing import Any, Final, Protocol
 
 from messaggio_core.protocol.reports import STATUS_EXTENDED_REASON, highest
-from messaggio_core.protocol.surface import State
+from messaggio_core.protocol.surface import EVENT_SOURCE, State
 from messaggio_core.records import (
     ItemChange,
     RecipientChange,
@@ -36,7 +36,7 @@ from messaggio_core.records import (
     SendRecord,
 )
 
-SOURCE: Final = "messaggio.connector"
+SOURCE: Final = EVENT_SOURCE
 # Fixed for ever: changing it changes every event_id.
 EVENT_NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, "urn:messaggio-connector:events")
 

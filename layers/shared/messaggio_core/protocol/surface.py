@@ -15,6 +15,8 @@ DEFAULT_RATE_LIMIT: Final = 10  # [prev] 10 SMS a second per account
 # rest is paged with `next`. A reply is at most 4,096 characters (up to ~25 KB as JSON), so
 # an answer stays near 2.5 MB at worst, under Lambda's 6 MB response limit.
 STATUS_PAGE_ITEMS: Final = 100
+# [ours] the `source` of every event the events function publishes (section G, Events).
+EVENT_SOURCE: Final = "messaggio.connector"
 
 
 class State(StrEnum):
