@@ -1,4 +1,4 @@
-"""`python -m bench`: the six benchmarks in order, each in a fresh interpreter (so none
+"""`python -m bench`: the benchmarks in order, each in a fresh interpreter (so none
 inherits another's imports, caches, emulator state or environment), then the machine.
 
 Benchmarks report figures; they do not fail on time. The exit status is non-zero only when
@@ -26,6 +26,7 @@ BENCHMARKS = (
     "bench.dynamodb_requests",
     "bench.callback_overhead",
     "bench.media_memory",
+    "bench.events_throughput",
 )
 
 

@@ -36,6 +36,7 @@ PYTHONPATH: Final = os.pathsep.join(
         "functions/sender",
         "functions/callbacks",
         "functions/media",
+        "functions/events",
         "devtools",
         ".",
     )

@@ -16,6 +16,7 @@ from moto import mock_aws
 from messaggio_core.dal.clients import reset_clients
 from messaggio_core.dal.secrets import reset_secrets
 from messaggio_local.moto_atomic import make_dynamodb_atomic
+from messaggio_local.moto_events import make_eventbridge_fast
 from messaggio_local.template import create_table
 
 pytest_plugins = [
@@ -31,6 +32,7 @@ os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "messaggio-connector")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-1")
 make_dynamodb_atomic()
+make_eventbridge_fast()
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"

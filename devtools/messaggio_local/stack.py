@@ -47,6 +47,7 @@ from messaggio_local.lambdas import (
     SqsSource,
 )
 from messaggio_local.moto_atomic import make_dynamodb_atomic
+from messaggio_local.moto_events import make_eventbridge_fast
 from messaggio_local.network import PeerCheck, listening
 from messaggio_local.resolve import Context
 from messaggio_local.streams import StreamSource
@@ -111,6 +112,7 @@ class LocalStack:
     def start(self) -> LocalStack:
         """Binds every port first (a taken one raises network.PortTaken, nothing started)."""
         make_dynamodb_atomic()
+        make_eventbridge_fast()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         moto = self._serve_moto()
         api = self._serve_api()
