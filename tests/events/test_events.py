@@ -63,7 +63,7 @@ def test_a_send_and_its_reports_publish_in_order(events: Events) -> None:
     # reported_at is when that status's report arrived, as GET /messages/{id} shows it
     found_send = events.store.lifecycle(PTID)
     assert found_send is not None
-    reported = {r.msg_id: r.reported for r in found_send[1]}
+    reported = {r.msg_id: r.reported for r in found_send.recipients}
     assert seen["reported_at"] == reported[MA]["seen"]  # type: ignore[index]
     reply = found[-1][1]
     assert (reply["p_transaction_id"], reply["msg_id"], reply["phone"], reply["text"]) == (
