@@ -17,7 +17,13 @@ from tests.repository.test_stands_alone import tracked_files
 
 DEPLOYED = ("layers/shared/", "functions/")
 RUNTIME = {"boto3", "botocore"}  # the Lambda runtime has them; the layer must not carry them
-FIRST_PARTY = {"messaggio_core", "messaggio_sender", "messaggio_callbacks", "messaggio_media"}
+FIRST_PARTY = {
+    "messaggio_core",
+    "messaggio_sender",
+    "messaggio_callbacks",
+    "messaggio_media",
+    "messaggio_events",
+}
 FIRST_PARTY |= {"messaggio_sandbox", "messaggio_local", "tests", "bench"}
 REQUIREMENT = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[([^\]]*)\])?")
 
