@@ -539,7 +539,8 @@ def _unknown_name(loc: tuple[str | int, ...]) -> str:
     """An unknown field's name as given, unless it is long or unprintable: no echo of a
     value a producer put in the wrong place."""
     name = str(loc[0]) if loc else ""
-    if name.isprintable() and 0 < len(name) <= UNKNOWN_NAME_SHOWN:
+    # "; " separates a rejection's reasons: a name holding it would read as two reasons.
+    if name.isprintable() and 0 < len(name) <= UNKNOWN_NAME_SHOWN and "; " not in name:
         return redact(name)
     return f"a field name of {len(name)} characters"
 
