@@ -198,6 +198,22 @@ def test_send_states_skip_claims_and_unchanged_retries(events: Events) -> None:
     assert found[-1]["recipients"] == 0
 
 
+def test_a_dead_lettered_send_publishes_failed(events: Events) -> None:
+    """A send whose last allowed attempt failed settles `failed` (the sender's dead-letter
+    path): consumers hear it, with the last attempt's reason."""
+    store = events.store
+    meta = SendMeta("sms", "sms", (A,), 1, "m-1")
+    assert isinstance(store.claim(PTID, "c0", meta), Claimed)
+    assert store.settle(PTID, "c0", State.PENDING, "platform busy", phones=(A,))
+    assert isinstance(store.claim(PTID, "c1", meta), Claimed)
+    assert store.settle(PTID, "c1", State.FAILED, "HTTP 503", phones=(A,))
+    events.pump()
+    found = [
+        (d["state"], d["previous_state"], d["reason"]) for t, d in events.details() if t == STATE
+    ]
+    assert found == [("pending", None, "platform busy"), ("failed", "pending", "HTTP 503")]
+
+
 def test_media_cache_items_and_claims_publish_nothing(events: Events) -> None:
     """An image's upload claimed and finished, an S3 object pointed at it, and a send
     claimed (in flight): five writes, no event."""

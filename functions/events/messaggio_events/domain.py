@@ -48,7 +48,9 @@ class DetailType(StrEnum):
 
 
 # The settled states; `sending` is a claim in flight.
-PUBLISHED_STATES: Final = frozenset({State.SUBMITTED, State.PENDING, State.REJECTED, State.UNKNOWN})
+PUBLISHED_STATES: Final = frozenset(
+    {State.SUBMITTED, State.PENDING, State.REJECTED, State.UNKNOWN, State.FAILED}
+)
 
 
 def event_id(kind: str, *parts: str) -> str:
