@@ -6,11 +6,14 @@ the product makes its client (`messaggio_core.dal.clients.dynamodb()`), so any D
 client built from it is counted; for one message's whole life: one send to one recipient
 through the sender handler, then a delivered, a seen and a reply report through the callbacks
 handler (POST /callbacks/{token}, events/callback_*_post.json), then one status query
-(GET /messages/{id}, events/status_query.json).
+(GET /messages/{id}, events/status_query.json). Then opt-out: a STOP reply from that
+recipient, and one batch of 25 sends (one to the opted-out phone) through the sender handler.
 
 Baseline: the design's own minimum, which is also the target: the send is claimed before the
-call and settled after it with its recipient (at most 3 item writes), a report is one write
-with no read, the status is one Query.
+call and settled after it with its recipient (at most 3 item writes), and the batch's opt-out
+check is one read (BatchGetItem) and no write; a report is one write with no read; a keyword
+reply also reads its send's phones and writes the list's entry with the reply (one
+transaction); the status is one Query.
 
 Why it is honest: the hook sits in botocore below the product's code, so it sees each request
 the product sends, whatever wrapper sent it; a TransactWriteItems is shown both as one
@@ -99,7 +102,8 @@ def main() -> None:
     header(
         4,
         "DynamoDB requests per lifecycle",
-        "one send to one recipient, delivered + seen + reply reports, one status query",
+        "one send to one recipient, delivered + seen + reply reports, one status query; "
+        "a STOP reply, then a batch of 25 sends",
     )
     make_dynamodb_atomic()
     calls = Calls()
@@ -157,16 +161,50 @@ def main() -> None:
             raise RuntimeError(f"status: {result['statusCode']} {result['body']}")
         rows.append(("status query (callbacks handler)", *calls.take()))
 
+        body = urlencode(
+            {"msg_id": msg_id, "p_transaction_id": PTID, "type": "reply", "text": "STOP"}
+        )
+        event = callback_post_event(body)
+        event["pathParameters"] = {"token": CALLBACK_TOKEN}
+        with no_stdout():
+            result = callbacks.lambda_handler(event, FakeContext("CallbacksFunction"))
+        if result["statusCode"] != 200 or not json.loads(result["body"])["stored"]:
+            raise RuntimeError(f"STOP reply: {result['statusCode']} {result['body']}")
+        rows.append(("STOP reply (callbacks handler)", *calls.take()))
+
+        batch = [sqs_record("bench-b0", text_body("bench-batch-0", phone(1)))]
+        batch += [
+            sqs_record(f"bench-b{i}", text_body(f"bench-batch-{i}", phone(i + 1)))
+            for i in range(1, 25)
+        ]
+        with no_stdout():
+            answer = sender.lambda_handler({"Records": batch}, FakeContext())
+        if answer["batchItemFailures"] or len(sandbox.sends()) != 1 + 24:
+            raise RuntimeError("the batch did not go through with one recipient suppressed")
+        rows.append(("batch of 25 sends, 1 opted out (sender)", *calls.take()))
+
     targets = {
-        "send": ("<= 3", "0", "0"),
+        "send": ("<= 3", "<= 1", "0"),
         "report": ("1", "0", "0"),
+        "keyword": ("2", "1", "0"),
+        "batch": ("<= 75", "1", "0"),
         "status": ("0", "0", "1"),
     }
     for label, ops, items in rows:
         writes = sum(n for op, n in ops.items() if op in WRITES)
         reads = sum(n for op, n in ops.items() if op in READS)
         queries = sum(n for op, n in ops.items() if op in QUERIES)
-        kind = "send" if label.startswith("send") else "status" if "status" in label else "report"
+        kind = (
+            "send"
+            if label.startswith("send")
+            else "batch"
+            if label.startswith("batch")
+            else "keyword"
+            if label.startswith("STOP")
+            else "status"
+            if "status" in label
+            else "report"
+        )
         w, r, q = targets[kind]
         detail = ", ".join(f"{op} x{n}" for op, n in sorted(ops.items()))
         figure(
@@ -177,7 +215,8 @@ def main() -> None:
         )
     note(
         "W = items written (a TransactWriteItems counts each item), R = item reads, "
-        "Q = queries; checked: sent and accepted, every report 200 stored, status seen + reply"
+        "Q = queries; checked: sent and accepted, every report 200 stored, status seen + reply, "
+        "the STOP stored, the batch's 24 others sent and the opted-out one not"
     )
 
 

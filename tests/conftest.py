@@ -24,6 +24,7 @@ pytest_plugins = [
     "tests.fixtures.sender",
     "tests.fixtures.media",
     "tests.fixtures.events",
+    "tests.fixtures.api",
 ]
 
 # Read by Powertools when a handler module is imported (at collection), as in the template.

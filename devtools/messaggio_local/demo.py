@@ -1,5 +1,6 @@
 """`make demo`: one send of each kind through the whole local product, and a table of each
-send's lifecycle read back through GET /messages/{id}."""
+send's lifecycle read back through GET /messages/{id}. One recipient replies STOP; the send
+that follows to that recipient shows it suppressed (opted_out, never sent)."""
 
 from __future__ import annotations
 
@@ -118,6 +119,37 @@ def sends(bucket: str) -> list[tuple[dict[str, Any], dict[str, Scenario], str]]:
             {},
             "a broken request: rejected, never sent",
         ),
+        (
+            {
+                "sending_method": "viber",
+                "from": "MyShop",
+                "phone": [STOPPER],
+                "txt": "Weekly deals inside",
+                "p_transaction_id": "demo-stop",
+            },
+            {STOPPER: Scenario.reply("Stop!")},
+            "the recipient replies STOP: on the opt-out list",
+        ),
+    ]
+
+
+STOPPER = "380991234567"
+
+
+def after_stop() -> list[tuple[dict[str, Any], dict[str, Scenario], str]]:
+    """Sent once the STOP is stored: the opted-out recipient is suppressed, the other sent."""
+    return [
+        (
+            {
+                "sending_method": "viber",
+                "from": "MyShop",
+                "phone": [STOPPER, "380661234567"],
+                "txt": "More deals inside",
+                "p_transaction_id": "demo-after-stop",
+            },
+            {"380661234567": Scenario.delivered()},
+            "the next send: the opted-out recipient is not sent, the other is",
+        )
     ]
 
 
@@ -129,6 +161,8 @@ FINAL = {
     "demo-sms": ("submitted", ["delivered"], 0),
     "demo-fallback": ("submitted", ["delivered"], 0),
     "demo-broken": ("rejected", [], 0),
+    "demo-stop": ("submitted", ["seen"], 1),
+    "demo-after-stop": ("submitted", ["delivered"], 0),
 }
 
 
@@ -161,12 +195,16 @@ def run(out: TextIO, timeout: float = 45.0) -> bool:
         boto3.client("s3").put_object(Bucket=bucket, Key=IMAGE_KEY, Body=png())
         _wait(lambda: bool(stack.sandbox and stack.sandbox.uploads()), 15)
         sqs = boto3.client("sqs")
-        plan = sends(bucket)
-        for body, scenarios, _ in plan:
-            for phone, scenario in scenarios.items():
-                stack.sandbox.scenario_for(phone, scenario)
-            sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(body, ensure_ascii=False))
+        plan: list[tuple[dict[str, Any], dict[str, Scenario], str]] = []
         views: dict[str, dict[str, Any]] = {}
+
+        def enqueue(batch: list[tuple[dict[str, Any], dict[str, Scenario], str]]) -> None:
+            assert stack.sandbox is not None
+            for body, scenarios, _ in batch:
+                for phone, scenario in scenarios.items():
+                    stack.sandbox.scenario_for(phone, scenario)
+                sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(body, ensure_ascii=False))
+            plan.extend(batch)
 
         def all_settled() -> bool:
             for body, _, _ in plan:
@@ -179,7 +217,12 @@ def run(out: TextIO, timeout: float = 45.0) -> bool:
                     views[ptid] = answer.json()
             return len(views) == len(plan) and all(settled(v) for v in views.values())
 
+        enqueue(sends(bucket))
         ok = _wait(all_settled, timeout)
+        listed = requests.get(f"{stack.api_url}/v1/opt-outs/{STOPPER}", timeout=5)
+        print(f"GET /opt-outs/{mask(STOPPER)} after the reply: {listed.status_code}", file=out)
+        enqueue(after_stop())
+        ok = _wait(all_settled, timeout) and ok and listed.status_code == 200
         _table(out, plan, views)
         published: dict[str, list[dict[str, Any]]] = {}
 

@@ -44,7 +44,7 @@ def openapi_document() -> str:
             title="Messaggio connector",
             version="1",
             description="Delivery, seen and reply reports from the Messaggio platform "
-            "(docs/protocol.md section E) and the status of a send (section G).",
+            "(docs/protocol.md section E), the status of a send (section G) and the opt-out list.",
             servers=[server],
             security_schemes={SIGV4: sigv4},
         )

@@ -187,6 +187,31 @@ def status_event(ptid: str) -> dict[str, Any]:
     return event
 
 
+def opt_out_event(
+    method: str, phone: str | None = PHONE, query: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """An opt-out route's event, from the committed events/opt_out*.json files."""
+    if phone is None:
+        event = copy.deepcopy(load_event("opt_outs_list.json"))
+        event["queryStringParameters"] = query or None
+        event["multiValueQueryStringParameters"] = {
+            k: [v] for k, v in (query or {}).items()
+        } or None
+        return event
+    name = {"GET": "opt_out_get.json", "PUT": "opt_out_put.json", "DELETE": "opt_out_delete.json"}
+    event = copy.deepcopy(load_event(name[method]))
+    event["path"] = f"/opt-outs/{phone}"
+    event["pathParameters"] = {"phone": phone}
+    event["requestContext"]["path"] = f"/v1/opt-outs/{phone}"
+    return event
+
+
+def reply_event(text: str, ptid: str = PTID, msg_id: str = MSG_ID) -> dict[str, Any]:
+    """A reply report as the platform POSTs it."""
+    fields = {"msg_id": msg_id, "p_transaction_id": ptid, "type": "reply", "text": text}
+    return callback_event(fields, method="POST")
+
+
 def strip_times(value: Any) -> Any:
     """A view or items with arrival times blanked: they differ between runs, not states."""
     times = {"received_at", "created_at", "updated_at", "submitted_at", "expires_at", "claimed_at"}

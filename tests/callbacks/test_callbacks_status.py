@@ -85,9 +85,14 @@ def test_the_committed_openapi_document_is_what_the_handler_describes() -> None:
         "PYTHONPATH=layers/shared:functions/callbacks:devtools python -m messaggio_local.openapi"
     )
     paths = json.loads(committed)["paths"]
-    assert set(paths) == {"/callbacks/{token}", "/messages/{id}"}
+    assert set(paths) == {"/callbacks/{token}", "/messages/{id}", "/opt-outs/{phone}", "/opt-outs"}
     assert set(paths["/callbacks/{token}"]) == {"get", "post"}
     assert paths["/messages/{id}"]["get"]["security"] == [{"sigv4": []}]
+    assert set(paths["/opt-outs/{phone}"]) == {"get", "put", "delete"}
+    for operation in [*paths["/opt-outs/{phone}"].values(), paths["/opt-outs"]["get"]]:
+        assert operation["security"] == [{"sigv4": []}]
+    listed = paths["/opt-outs"]["get"]["parameters"]
+    assert {(p["name"], p["in"]) for p in listed} == {("next", "query"), ("limit", "query")}
 
 
 # -- pages: an answer stays far below Lambda's 6 MB ----------------------------------------

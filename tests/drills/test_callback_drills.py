@@ -5,13 +5,12 @@ from __future__ import annotations
 import collections
 import itertools
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import boto3
 import pytest
 
-from messaggio_callbacks.settings import settings
 from messaggio_core.dal.messages import Claimed, MessageStore, SendMeta
 from messaggio_core.protocol.reports import RANK, Status, highest
 from messaggio_core.protocol.surface import State
@@ -34,14 +33,6 @@ EXTENDED = [
     "VIBER_EXPIRED",
     "VIBER_UNKNOWN_ERROR",
 ]
-
-
-@pytest.fixture
-def callbacks(table: str, secret: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("CALLBACK_ALLOWED_CIDRS", "203.0.113.0/24")
-    settings.cache_clear()
-    yield
-    settings.cache_clear()
 
 
 def scan() -> list[dict[str, Any]]:

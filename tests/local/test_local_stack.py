@@ -112,3 +112,35 @@ def test_a_send_that_keeps_failing_ends_in_the_dead_letter_queue(tmp_path: Path)
         # its last attempt failed too: the status says so, not "will be retried"
         assert view["state"] == "failed" and view["attempts"] == 2
         assert "not sent" in view["reason"]
+
+
+def test_an_opted_out_phone_is_never_sent(tmp_path: Path) -> None:
+    """PUT /opt-outs/{phone} over HTTP, then a send to it: rejected `opted_out`, and the
+    export lists the phone; DELETE takes it off."""
+    for stack in up(tmp_path):
+        phone = "380501234567"
+        added = requests.put(f"{stack['api_url']}/opt-outs/%2B{phone}", timeout=5)
+        assert added.status_code == 201 and added.json()["phone"] == phone
+        client("sqs", stack).send_message(
+            QueueUrl=stack["send_queue_url"],
+            MessageBody=json.dumps(
+                {
+                    "sending_method": "sms",
+                    "from": "MyShop",
+                    "phone": [phone],
+                    "txt": "Hello",
+                    "p_transaction_id": "e2e-opted-out",
+                }
+            ),
+        )
+
+        def settled(stack: dict[str, str] = stack) -> dict[str, Any] | None:
+            answer = requests.get(f"{stack['api_url']}/messages/e2e-opted-out", timeout=5)
+            return answer.json() if answer.status_code == 200 else None
+
+        view = wait(settled)
+        assert (view["state"], view["reason"]) == ("rejected", "opted_out")
+        assert [r["status"] for r in view["recipients"]] == ["opted_out"]
+        page = requests.get(f"{stack['api_url']}/opt-outs", timeout=5).json()
+        assert [e["phone"] for e in page["opt_outs"]] == [phone] and page["next"] is None
+        assert requests.delete(f"{stack['api_url']}/opt-outs/{phone}", timeout=5).status_code == 204

@@ -1,5 +1,6 @@
-"""What the two routes decide, free of HTTP and AWS: is a callback genuine, is it a report,
-store it; and the status of one send. The handler maps each outcome to an answer.
+"""What the routes decide, free of HTTP and AWS: is a callback genuine, is it a report,
+store it (and, for an opt-out keyword, change the list with it); the status of one send; the
+opt-out list's entries. The handler maps each outcome to an answer.
 
 Section E's order of checks: genuine first (403, nothing read), then well formed (400), then
 stored (200, or 503 so that the platform retries).
@@ -8,25 +9,32 @@ stored (200, or 503 so that the platform retries).
 from __future__ import annotations
 
 import json
-from base64 import b64decode
+from base64 import b64decode, urlsafe_b64decode, urlsafe_b64encode
 from binascii import Error as BinasciiError
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Any, Final, Protocol
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, unquote, urlencode
 
 from messaggio_core.protocol.ids import TRANSACTION_ID_PATTERN
+from messaggio_core.protocol.optout import (
+    DEFAULT_KEYWORDS,
+    KeywordMatch,
+    Keywords,
+    normalise_phone,
+)
 from messaggio_core.protocol.reports import (
     BODY_MAX_BYTES,
     MAX_FIELDS,
     InvalidReport,
     Report,
+    ReportType,
     parse_report,
 )
 from messaggio_core.protocol.signature import same_secret
 from messaggio_core.protocol.surface import STATUS_PAGE_ITEMS
-from messaggio_core.records import BadPage, Lifecycle, status_view
+from messaggio_core.records import BadPage, Lifecycle, OptOutEntry, status_view
 
 STORAGE: Final = "storage"
 CREDENTIALS: Final = "credentials"
@@ -37,11 +45,29 @@ type Network = IPv4Network | IPv6Network
 class ReportStore(Protocol):
     """The part of messaggio_core.dal.messages.MessageStore these routes use."""
 
-    def record_report(self, report: Report) -> bool: ...
+    def record_report(self, report: Report, with_write: dict[str, Any] | None = None) -> bool: ...
+
+    def recipient_phone(self, ptid: str, msg_id: str) -> str | None: ...
 
     def lifecycle(
         self, ptid: str, *, page: str | None = None, limit: int | None = None
     ) -> Lifecycle | None: ...
+
+
+class OptOutList(Protocol):
+    """The part of messaggio_core.dal.optouts.OptOutStore these routes use."""
+
+    def keyword_write(
+        self, match: KeywordMatch, phone: str, p_transaction_id: str, msg_id: str
+    ) -> dict[str, Any]: ...
+
+    def entry(self, phone: str) -> OptOutEntry | None: ...
+
+    def add(self, phone: str, caller: str | None) -> tuple[OptOutEntry, bool]: ...
+
+    def remove(self, phone: str) -> bool: ...
+
+    def page(self, limit: int, after: str | None) -> tuple[list[OptOutEntry], str | None]: ...
 
 
 class Forbidden(Exception):
@@ -112,6 +138,8 @@ def read_allow_list(text: str) -> AllowList:
 class Receipt:
     report: Report
     stored: bool  # False: a repeat, already stored, nothing changed
+    keyword: KeywordMatch | None = None  # an opt-out or resume keyword, applied when stored
+    unresolved: bool = False  # a keyword whose recipient's phone is not known: not applied
 
 
 def receive(
@@ -120,8 +148,14 @@ def receive(
     allowed: AllowList,
     expected_token: Callable[[], str],
     store: ReportStore,
+    optouts: OptOutList,
+    keywords: Keywords = DEFAULT_KEYWORDS,
 ) -> Receipt:
-    """Section E, one report: raises Forbidden, InvalidReport or Unavailable."""
+    """Section E, one report: raises Forbidden, InvalidReport or Unavailable.
+
+    A reply that is an opt-out or resume keyword also changes the list, in the reply's own
+    transaction (so exactly once, whatever the platform repeats); any other report is still
+    one write with no read. The phone comes from the send's record (reports carry none)."""
     ensure_genuine(call, allowed, expected_token)
     try:
         report = parse_report(report_fields(call))
@@ -129,11 +163,22 @@ def receive(
         raise
     except Exception as exc:  # never a 500 for bad input, whatever shape it takes
         raise InvalidReport("unreadable report") from exc
+    match = keywords.match(report.text) if report.type is ReportType.REPLY and report.text else None
     try:
-        stored = store.record_report(report)
+        write = _keyword_write(report, match, store, optouts) if match else None
+        stored = store.record_report(report, write)
     except Exception as exc:  # whatever the store raised, nothing was stored: retry
         raise Unavailable(STORAGE, report) from exc
-    return Receipt(report, stored)
+    return Receipt(report, stored, match if write else None, unresolved=bool(match and not write))
+
+
+def _keyword_write(
+    report: Report, match: KeywordMatch, store: ReportStore, optouts: OptOutList
+) -> dict[str, Any] | None:
+    phone = store.recipient_phone(report.p_transaction_id, report.msg_id)
+    if phone is None:
+        return None
+    return optouts.keyword_write(match, phone, report.p_transaction_id, report.msg_id)
 
 
 def ensure_genuine(
@@ -254,3 +299,84 @@ def message_status(ptid: str, store: ReportStore, page: str | None = None) -> di
     if found is None:
         return None
     return status_view(found.send, found.recipients, first=page is None, next_page=found.next)
+
+
+# -- the opt-out list (IAM-authorised routes) ------------------------------------------------
+
+PAGE_DEFAULT: Final = 100
+PAGE_MAX: Final = 1000
+
+
+class InvalidPage(ValueError):
+    """A list request whose `next` or `limit` cannot be used: 400 with this reason."""
+
+
+def opt_out_entry(raw_phone: str, optouts: OptOutList) -> dict[str, Any] | None:
+    """GET /opt-outs/{phone}: the entry, or None when the phone is not on the list."""
+    phone = _phone(raw_phone)
+    entry = _stored(optouts.entry, phone)
+    return entry.view() if entry is not None else None
+
+
+def add_opt_out(
+    raw_phone: str, caller: str | None, optouts: OptOutList
+) -> tuple[dict[str, Any], bool]:
+    """PUT /opt-outs/{phone}: the entry, and whether it is new (an existing one is kept)."""
+    phone = _phone(raw_phone)
+    entry, created = _stored(optouts.add, phone, caller)
+    return entry.view(), created
+
+
+def remove_opt_out(raw_phone: str, optouts: OptOutList) -> bool:
+    """DELETE /opt-outs/{phone}: False when the phone was not on the list."""
+    return bool(_stored(optouts.remove, _phone(raw_phone)))
+
+
+def list_opt_outs(token: str | None, limit: str | None, optouts: OptOutList) -> dict[str, Any]:
+    """GET /opt-outs: one page in phone order; `next` is an opaque token while more remain."""
+    size = _page_size(limit)
+    after = _after(token) if token else None
+    entries, last = _stored(optouts.page, size, after)
+    return {
+        "opt_outs": [entry.view() for entry in entries],
+        "next": _token(last) if last is not None else None,
+    }
+
+
+def _phone(raw: str) -> str:
+    """The path's phone (as sent, or still percent-encoded: %2B for '+'), or InvalidPhone."""
+    return normalise_phone(unquote(raw))
+
+
+def _stored[T](fn: Callable[..., T], *args: object) -> T:
+    try:
+        return fn(*args)
+    except Exception as exc:  # the table failed: nothing changed, retry
+        raise Unavailable(STORAGE) from exc
+
+
+def _page_size(limit: str | None) -> int:
+    if limit is None:
+        return PAGE_DEFAULT
+    if not limit.isdigit() or not 1 <= int(limit) <= PAGE_MAX:
+        raise InvalidPage(f"limit: must be a whole number from 1 to {PAGE_MAX}")
+    return int(limit)
+
+
+# [ours] the token is the last phone of the page, versioned and base64url-encoded: opaque to
+# callers, and any value it may be decoded to is only a starting point in the list.
+_PAGE_MARK: Final = "v1:"
+
+
+def _token(last_phone: str) -> str:
+    return urlsafe_b64encode((_PAGE_MARK + last_phone).encode()).decode().rstrip("=")
+
+
+def _after(token: str) -> str:
+    try:
+        text = urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        if not text.startswith(_PAGE_MARK):
+            raise ValueError(text)
+        return normalise_phone(text.removeprefix(_PAGE_MARK))
+    except ValueError:  # binascii.Error, UnicodeDecodeError and InvalidPhone are ValueErrors
+        raise InvalidPage("next: not a token this API issued") from None

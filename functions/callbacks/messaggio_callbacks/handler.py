@@ -3,15 +3,17 @@ answer. Decisions live in `domain`; AWS access in messaggio_core.dal (clients ma
 so nothing here costs a cold start beyond imports).
 
 Logs carry msg_id, p_transaction_id, the report's type and status: never the token (it is in
-the path), a reply's text, or a phone number.
+the path), a reply's text, or a phone number (the opt-out routes' path carries one: they log
+what happened, never the path).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import partial
 from http import HTTPStatus
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -25,15 +27,23 @@ from messaggio_callbacks.domain import (
     STORAGE,
     Callback,
     Forbidden,
+    InvalidPage,
     MalformedId,
+    Receipt,
     Unavailable,
+    add_opt_out,
+    list_opt_outs,
     message_status,
+    opt_out_entry,
     receive,
+    remove_opt_out,
 )
 from messaggio_callbacks.settings import Settings, settings
 from messaggio_core.dal.common import StorageError
 from messaggio_core.dal.messages import MessageStore
+from messaggio_core.dal.optouts import OptOutStore
 from messaggio_core.dal.secrets import CredentialsUnavailable, credentials
+from messaggio_core.protocol.optout import OPTED_OUT, Intent, InvalidPhone
 from messaggio_core.protocol.reports import InvalidReport, Report, Status
 from messaggio_core.protocol.surface import STATUS_PAGE_ITEMS, State
 
@@ -43,6 +53,8 @@ metrics = Metrics()
 
 CALLBACK_ROUTE: Final = "/callbacks/<token>"
 STATUS_ROUTE: Final = "/messages/<id>"
+OPT_OUTS_ROUTE: Final = "/opt-outs"
+OPT_OUT_ROUTE: Final = "/opt-outs/<phone>"
 SIGV4: Final = "sigv4"  # the OpenAPI security scheme of the IAM-authorised route
 
 
@@ -64,7 +76,9 @@ class ReplyView(BaseModel):
 class RecipientView(BaseModel):
     phone: str | None
     msg_id: str | None
-    status: Status | None
+    status: Status | Literal["opted_out"] | None = Field(
+        description=f"`{OPTED_OUT}`: on the opt-out list when claimed, never sent (no msg_id)"
+    )
     status_extended: str | None
     reported: dict[Status, str] = Field(
         default_factory=dict,
@@ -96,6 +110,23 @@ class StatusView(BaseModel):
     )
 
 
+class OptOutView(BaseModel):
+    """One phone on the opt-out list (messaggio_core.records.OptOutEntry)."""
+
+    phone: str
+    opted_out_at: str
+    source: Literal["keyword", "api"]
+    keyword: str | None = Field(description="the keyword replied (as configured)")
+    p_transaction_id: str | None = Field(description="the send the reply answered")
+    msg_id: str | None
+    caller: str | None = Field(description="the IAM identity that called PUT")
+
+
+class OptOutPage(BaseModel):
+    opt_outs: list[OptOutView]
+    next: str | None = Field(description="pass as ?next= for the following page; null at the end")
+
+
 def _doc(description: str, model: type[BaseModel]) -> dict[str, Any]:
     return {
         "description": description,
@@ -120,6 +151,32 @@ _STATUS_RESPONSES: Final[dict[int, Any]] = {
 }
 
 
+_OPT_OUT_ERRORS: Final[dict[int, Any]] = {
+    400: _doc("Not a phone number (the reason says why).", ErrorAnswer),
+    503: _doc("Storage unavailable; retry.", ErrorAnswer),
+}
+_OPT_OUT_GET_RESPONSES: Final[dict[int, Any]] = {
+    200: _doc("The phone's entry.", OptOutView),
+    404: _doc("Not on the list.", ErrorAnswer),
+    **_OPT_OUT_ERRORS,
+}
+_OPT_OUT_PUT_RESPONSES: Final[dict[int, Any]] = {
+    200: _doc("Already on the list; its entry, unchanged.", OptOutView),
+    201: _doc("Added.", OptOutView),
+    **_OPT_OUT_ERRORS,
+}
+_OPT_OUT_DELETE_RESPONSES: Final[dict[int, Any]] = {
+    204: {"description": "Taken off the list."},
+    404: _doc("Not on the list.", ErrorAnswer),
+    **_OPT_OUT_ERRORS,
+}
+_OPT_OUT_LIST_RESPONSES: Final[dict[int, Any]] = {
+    200: _doc("One page.", OptOutPage),
+    400: _doc("`next` or `limit` unusable.", ErrorAnswer),
+    503: _OPT_OUT_ERRORS[503],
+}
+
+
 def _json(status: HTTPStatus, payload: dict[str, Any]) -> Response[str]:
     return Response(
         status_code=status,
@@ -131,6 +188,10 @@ def _json(status: HTTPStatus, payload: dict[str, Any]) -> Response[str]:
 
 def _store(config: Settings) -> MessageStore:
     return MessageStore(config.messages_table, config.retention_days)
+
+
+def _optouts(config: Settings) -> OptOutStore:
+    return OptOutStore(config.messages_table)
 
 
 def _report_keys(report: Report | None) -> dict[str, Any]:
@@ -187,6 +248,8 @@ def _callback(token: str) -> Response[str]:
             allowed=config.allowed_cidrs,
             expected_token=partial(_callback_token, config.secret_id),
             store=_store(config),
+            optouts=_optouts(config),
+            keywords=config.keywords,
         )
     except Forbidden as exc:
         # Which check failed is logged for the operator, never answered to the caller.
@@ -219,7 +282,26 @@ def _callback(token: str) -> Response[str]:
     )
     name = "ReportStored" if receipt.stored else "ReportDuplicate"
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    if receipt.stored:
+        _keyword_outcome(receipt)
     return _json(HTTPStatus.OK, {"stored": receipt.stored})
+
+
+def _keyword_outcome(receipt: Receipt) -> None:
+    """A keyword reply stored for the first time: the list changed with it, or (phone
+    unknown) it could not, which an operator must settle by hand (PUT /opt-outs/{phone})."""
+    keys = _report_keys(receipt.report)
+    if receipt.keyword is not None:
+        opted_out = receipt.keyword.intent is Intent.OPT_OUT
+        logger.info(
+            "recipient opted out" if opted_out else "recipient opted in",
+            extra={**keys, "keyword": receipt.keyword.keyword},
+        )
+        name = "OptedOut" if opted_out else "OptedIn"
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    elif receipt.unresolved:
+        logger.error("keyword reply not applied: the recipient's phone is not known", extra=keys)
+        metrics.add_metric(name="OptOutUnresolved", unit=MetricUnit.Count, value=1)
 
 
 # A report's fields (protocol.md section E), for the OpenAPI document: the routes read them
@@ -309,6 +391,132 @@ def status(
     if view is None:
         return _json(HTTPStatus.NOT_FOUND, {"error": "not found"})
     return _json(HTTPStatus.OK, view)
+
+
+def _caller() -> str | None:
+    """The IAM identity that signed the request (API Gateway's requestContext)."""
+    raw: dict[str, Any] = app.current_event.raw_event
+    identity = (raw.get("requestContext") or {}).get("identity") or {}
+    arn = identity.get("userArn")
+    return str(arn) if arn else None
+
+
+def _opt_out_call[T](what: str, fn: Callable[[], T]) -> T | Response[str]:
+    """Runs one opt-out route's domain call; a bad phone or page is 400, storage 503. The
+    log names the route's action, never the phone."""
+    try:
+        return fn()
+    except (InvalidPhone, InvalidPage) as exc:
+        # The reasons are fixed phrases (protocol.optout, domain), never the input.
+        logger.info("opt-out request rejected", extra={"action": what, "reason": str(exc)})
+        metrics.add_metric(name="OptOutRequestRejected", unit=MetricUnit.Count, value=1)
+        return _json(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
+    except Unavailable as exc:
+        logger.error(
+            "opt-out list not reached: storage unavailable", extra={"action": what, **_cause(exc)}
+        )
+        metrics.add_metric(name="OptOutStorageFailed", unit=MetricUnit.Count, value=1)
+        return _json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "unavailable, retry later"})
+
+
+@app.get(
+    OPT_OUT_ROUTE,
+    summary="Whether one phone is on the opt-out list",
+    description="`phone`: digits, optionally after a `+` (%2B). IAM-authorised (SigV4).",
+    responses=_OPT_OUT_GET_RESPONSES,
+    tags=["opt-outs"],
+    operation_id="optOutGet",
+    security=[{SIGV4: []}],
+)
+def opt_out_get(phone: str) -> Response[str]:
+    found = _opt_out_call("get", lambda: opt_out_entry(phone, _optouts(settings())))
+    if isinstance(found, Response):
+        return found
+    metrics.add_metric(name="OptOutQueried", unit=MetricUnit.Count, value=1)
+    if found is None:
+        return _json(HTTPStatus.NOT_FOUND, {"error": "not on the opt-out list"})
+    return _json(HTTPStatus.OK, found)
+
+
+@app.put(
+    OPT_OUT_ROUTE,
+    summary="Put one phone on the opt-out list",
+    description="For a CRM or an import: no later send reaches the phone. A phone already on "
+    "the list keeps its entry (200). IAM-authorised (SigV4).",
+    responses=_OPT_OUT_PUT_RESPONSES,
+    tags=["opt-outs"],
+    operation_id="optOutPut",
+    security=[{SIGV4: []}],
+)
+def opt_out_put(phone: str) -> Response[str]:
+    added = _opt_out_call("put", lambda: add_opt_out(phone, _caller(), _optouts(settings())))
+    if isinstance(added, Response):
+        return added
+    entry, created = added
+    if created:
+        logger.info("recipient opted out", extra={"source": "api"})
+    metrics.add_metric(
+        name="OptedOut" if created else "OptOutUnchanged", unit=MetricUnit.Count, value=1
+    )
+    return _json(HTTPStatus.CREATED if created else HTTPStatus.OK, entry)
+
+
+@app.delete(
+    OPT_OUT_ROUTE,
+    summary="Take one phone off the opt-out list",
+    description="Later sends reach the phone again. IAM-authorised (SigV4).",
+    responses=_OPT_OUT_DELETE_RESPONSES,
+    tags=["opt-outs"],
+    operation_id="optOutDelete",
+    security=[{SIGV4: []}],
+)
+def opt_out_delete(phone: str) -> Response[str]:
+    removed = _opt_out_call("delete", lambda: remove_opt_out(phone, _optouts(settings())))
+    if isinstance(removed, Response):
+        return removed
+    if not removed:
+        metrics.add_metric(name="OptOutUnchanged", unit=MetricUnit.Count, value=1)
+        return _json(HTTPStatus.NOT_FOUND, {"error": "not on the opt-out list"})
+    logger.info("recipient opted in", extra={"source": "api"})
+    metrics.add_metric(name="OptedIn", unit=MetricUnit.Count, value=1)
+    return Response(
+        status_code=HTTPStatus.NO_CONTENT, body="", headers={"Cache-Control": "no-store"}
+    )
+
+
+@app.get(
+    OPT_OUTS_ROUTE,
+    summary="The opt-out list, one page at a time (export)",
+    description="In phone order. While more remain, the answer's `next` is a token: "
+    "`GET /opt-outs?next=<token>` returns the following page. `limit`: 1 to 1000 (100). "
+    "IAM-authorised (SigV4).",
+    responses=_OPT_OUT_LIST_RESPONSES,
+    tags=["opt-outs"],
+    operation_id="optOutList",
+    security=[{SIGV4: []}],
+)
+def opt_out_list(
+    next: Annotated[  # the query's names
+        str | None, Query(description="The previous page's `next`, for the following page.")
+    ] = None,
+    limit: Annotated[
+        str | None, Query(description="Entries a page, 1 to 1000 (default 100).")
+    ] = None,
+) -> Response[str]:
+    # Declared above for the OpenAPI document; read from the event (as the status route does).
+    event = app.current_event
+    page = _opt_out_call(
+        "list",
+        lambda: list_opt_outs(
+            event.get_query_string_value("next"),
+            event.get_query_string_value("limit"),
+            _optouts(settings()),
+        ),
+    )
+    if isinstance(page, Response):
+        return page
+    metrics.add_metric(name="OptOutsListed", unit=MetricUnit.Count, value=1)
+    return _json(HTTPStatus.OK, page)
 
 
 def _not_found(exc: NotFoundError) -> Response[str]:

@@ -10,16 +10,23 @@ import os
 from functools import cache
 
 from aws_lambda_powertools import Logger
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from messaggio_callbacks.domain import AllowList, read_allow_list
+from messaggio_core.protocol.optout import (
+    DEFAULT_OPT_IN,
+    DEFAULT_OPT_OUT,
+    Keywords,
+    keyword_list,
+)
 from messaggio_core.protocol.surface import ENV_ALLOWED_CIDRS, ENV_SECRET_ID
 
 logger = Logger(child=True)
 
 
 class Settings(BaseModel):
-    """MESSAGES_TABLE, RETENTION_DAYS, MESSAGGIO_SECRET_ID, CALLBACK_ALLOWED_CIDRS."""
+    """MESSAGES_TABLE, RETENTION_DAYS, MESSAGGIO_SECRET_ID, CALLBACK_ALLOWED_CIDRS,
+    OPT_OUT_KEYWORDS, OPT_IN_KEYWORDS."""
 
     model_config = ConfigDict(frozen=True, extra="ignore", arbitrary_types_allowed=True)
 
@@ -30,11 +37,37 @@ class Settings(BaseModel):
     # that cannot be read is not an error here: it refuses every callback (403, logged once)
     # while the status route keeps working.
     allowed_cidrs: AllowList = Field(validation_alias=ENV_ALLOWED_CIDRS, default=AllowList())
+    # Comma-separated (template parameters OptOutKeywords, OptInKeywords); replace the defaults.
+    opt_out_keywords: tuple[str, ...] = Field(
+        validation_alias="OPT_OUT_KEYWORDS", default=DEFAULT_OPT_OUT, min_length=1
+    )
+    opt_in_keywords: tuple[str, ...] = Field(
+        validation_alias="OPT_IN_KEYWORDS", default=DEFAULT_OPT_IN
+    )
+
+    @field_validator("opt_out_keywords", "opt_in_keywords", mode="before")
+    @classmethod
+    def _keywords(cls, value: object) -> object:
+        return keyword_list(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Settings:
+        self.keywords  # noqa: B018 (raises ValueError when a keyword is in both lists)
+        return self
+
+    @property
+    def keywords(self) -> Keywords:
+        return _keywords(self.opt_out_keywords, self.opt_in_keywords)
 
     @field_validator("allowed_cidrs", mode="before")
     @classmethod
     def _read(cls, value: object) -> object:
         return read_allow_list(value) if isinstance(value, str) else value
+
+
+@cache
+def _keywords(opt_out: tuple[str, ...], opt_in: tuple[str, ...]) -> Keywords:
+    return Keywords.of(opt_out, opt_in)
 
 
 @cache

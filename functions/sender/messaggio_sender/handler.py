@@ -19,11 +19,12 @@ from messaggio_core.client import PlatformClient, Timeouts
 from messaggio_core.dal.clients import change_visibility
 from messaggio_core.dal.media import MediaStore
 from messaggio_core.dal.messages import MessageStore
+from messaggio_core.dal.optouts import OptOutStore
 from messaggio_core.dal.secrets import Credentials, CredentialsUnavailable, credentials
 from messaggio_core.failures import LoggedAsyncBatchProcessor, RetryLater, failure_fields
 from messaggio_core.images import ImageCache
 from messaggio_core.pacing import Pacer
-from messaggio_sender.sending import Deps, Done, Result, send
+from messaggio_sender.sending import Deps, Done, Result, Suppression, batch_phones, send
 from messaggio_sender.settings import settings
 
 logger = Logger()
@@ -65,6 +66,7 @@ def deps() -> Deps:
 
     return Deps(
         store=MessageStore(config.table, config.retention_days),
+        optouts=OptOutStore(config.table),
         client=client,
         pacer=Pacer(config.share, start_full=config.pacer_start_full),
         # `image: s3://...` resolves through the media function's own cache and uploader.
@@ -89,6 +91,10 @@ REASON_LOGGED = 1000
 def report(done: Done, message_id: str) -> None:
     """One log line and one metric per record; never a phone number or a text."""
     metrics.add_metric(name=METRIC[done.result], unit=MetricUnit.Count, value=1)
+    if done.suppressed:
+        metrics.add_metric(
+            name="SuppressedRecipients", unit=MetricUnit.Count, value=done.suppressed
+        )
     fields = {
         "correlation_id": done.p_transaction_id,
         "message_id": message_id,
@@ -96,6 +102,7 @@ def report(done: Done, message_id: str) -> None:
         "reason": done.reason[:REASON_LOGGED] if done.reason is not None else None,
         "kind": done.kind,
         "recipients": done.recipients,
+        "suppressed": done.suppressed,
     }
     if done.failed:
         # The record goes to the dead-letter queue: an operator redrives it (README).
@@ -137,10 +144,14 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
     max_receives = settings().max_receive_count
 
     results: list[Result] = []
+    # The batch's opt-out check: one read for every phone, made at its first claim.
+    suppression = Suppression(batch_phones(r.get("body") or "" for r in event.get("Records", [])))
 
     async def handle(record: SQSRecord) -> str:
         final = max_receives is not None and _receives(record) >= max_receives
-        done = await send(record.body, record.message_id, dependencies, deadline, final=final)
+        done = await send(
+            record.body, record.message_id, dependencies, deadline, suppression, final=final
+        )
         results.append(done.result)
         report(done, record.message_id)
         if done.result is Result.ACCOUNT_PROBLEM and backoff:

@@ -8,6 +8,10 @@ answer that was lost is recorded `unknown` and never re-sent blindly; reports (w
 A record on its last allowed delivery (`final`: SQS moves it to the dead-letter queue if it
 fails again) that would be retried is recorded `failed`, not `pending`, and still fails, so
 the status does not promise a retry that will not come; a redrive claims it again.
+
+Never to a phone on the opt-out list: the batch's phones are looked up once, when its first
+send reaches the claim (`Suppression`), so a STOP stored while a send waited in the queue is
+honoured; the suppressed recipients are recorded on the claim and not sent.
 """
 
 from __future__ import annotations
@@ -16,19 +20,21 @@ import asyncio
 import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Final, Protocol
 
 from messaggio_core.client import PlatformClient
 from messaggio_core.dal.messages import BY_CONNECTOR, BY_PLATFORM, Claimed, MessageStore, SendMeta
+from messaggio_core.dal.optouts import OptOutStore
 from messaggio_core.dal.secrets import Credentials
 from messaggio_core.failures import RecordFailed
 from messaggio_core.images import ImageResolution
 from messaggio_core.pacing import Pacer
 from messaggio_core.protocol.answer import Outcome, SendAnswer
+from messaggio_core.protocol.optout import OPTED_OUT, InvalidPhone, normalise_phone
 from messaggio_core.protocol.send import (
     MAX_RECIPIENTS,
     InvalidSendRequest,
@@ -65,6 +71,7 @@ class Done:
     recipients: int = 0
     warnings: tuple[str, ...] = ()
     failed: bool = False  # retried on its last allowed delivery: recorded `failed`
+    suppressed: int = 0  # recipients not sent: on the opt-out list
 
 
 class ImageResolver(Protocol):
@@ -74,6 +81,7 @@ class ImageResolver(Protocol):
 @dataclass(frozen=True, slots=True)
 class Deps:
     store: MessageStore
+    optouts: OptOutStore
     client: PlatformClient
     pacer: Pacer
     images: ImageResolver
@@ -90,10 +98,70 @@ class Deps:
 PHONE_SHOWN_MAX: Final = 32
 
 
+class Suppression:
+    """One batch's opt-out check: every phone of the batch in one read (BatchGetItem), made
+    when the batch's first send reaches its claim and shared by the others. A failed read
+    is not repeated for each send: they all wait for a later delivery."""
+
+    def __init__(self, phones: frozenset[str]) -> None:
+        self._phones = phones
+        self._lock = asyncio.Lock()
+        self._listed: frozenset[str] | None = None
+        self._failed: Exception | None = None
+
+    async def among(self, deps: Deps, recipients: list[str]) -> tuple[str, ...]:
+        """The recipients on the list (raises when the list could not be read)."""
+        async with self._lock:
+            if self._listed is None and self._failed is None:
+                wanted = self._phones | _phones(recipients)
+                try:
+                    self._listed = await _run(deps, deps.optouts.suppressed, wanted)
+                except Exception as exc:
+                    self._failed = exc
+        if self._failed is not None:
+            raise self._failed
+        assert self._listed is not None
+        listed = self._listed
+        return tuple(p for p in recipients if _phones([p]) & listed)
+
+
+def batch_phones(bodies: Iterable[str]) -> frozenset[str]:
+    """Every recipient named by a batch's queue bodies (broken ones contribute what they
+    can: they are rejected later, and never sent)."""
+    found: set[str] = set()
+    for body in bodies:
+        try:
+            data = json.loads(body)
+        except (ValueError, TypeError):
+            continue
+        phones = data.get("phone") if isinstance(data, dict) else None
+        if isinstance(phones, list):
+            found |= _phones(p for p in phones if isinstance(p, str))
+    return frozenset(found)
+
+
+def _phones(raw: Iterable[str]) -> frozenset[str]:
+    """As the list keys them (digits); what is not a phone is dropped."""
+    out: set[str] = set()
+    for phone in raw:
+        try:
+            out.add(normalise_phone(phone))
+        except InvalidPhone:
+            continue
+    return frozenset(out)
+
+
 async def send(
-    body: str, message_id: str, deps: Deps, deadline: float, *, final: bool = False
+    body: str,
+    message_id: str,
+    deps: Deps,
+    deadline: float,
+    suppression: Suppression,
+    *,
+    final: bool = False,
 ) -> Done:
-    """Takes one queue body through validation, image, pacing, claim, submit, record.
+    """Takes one queue body through validation, image, opt-out check, claim, pacing, submit,
+    record.
 
     `deadline` (time.monotonic) is when the invocation must stop starting new sends, so a
     claim is never left behind by a Lambda timeout that could have been foreseen. `final`:
@@ -112,14 +180,19 @@ async def send(
         return Done(Result.REJECTED, ptid, reason, recipients=len(phones))
 
     try:
-        return await _send(message, message_id, deps, deadline, final)
+        return await _send(message, message_id, deps, deadline, suppression, final)
     except Exception as exc:
         # Unexpected (a bug, a store refusing a call): the handler logs it with this id.
         raise RecordFailed(p_transaction_id=message.p_transaction_id) from exc
 
 
 async def _send(
-    message: Message, message_id: str, deps: Deps, deadline: float, final: bool
+    message: Message,
+    message_id: str,
+    deps: Deps,
+    deadline: float,
+    suppression: Suppression,
+    final: bool,
 ) -> Done:
     ptid = message.p_transaction_id
     image_id: str | None = None
@@ -135,9 +208,22 @@ async def _send(
 
     if time.monotonic() + deps.request_budget >= deadline:
         return await _not_now(deps, message, message_id, "no time left in this invocation", final)
-    claim = await _claim(deps, message, message_id)
+    try:
+        opted_out = await suppression.among(deps, message.recipients)
+    except Exception:
+        return await _not_now(
+            deps, message, message_id, "the opt-out list could not be read", final
+        )
+    if len(opted_out) == len(message.recipients):
+        # Refused by the connector (rejected_by): the same id claimed again is checked
+        # against the list again, and sent if the recipient has opted back in.
+        return await _refuse(deps, message, message_id, OPTED_OUT, opted_out)
+    claim = await _claim(deps, message, message_id, opted_out)
     if not isinstance(claim, Claimed):
         return claim
+    if opted_out:  # the others are sent: the request names only them
+        kept = [p for p in message.recipients if p not in opted_out]
+        message = replace(message, body=message.body.model_copy(update={"phone": kept}))
     creds = deps.credentials()
     form = message.form(creds.login, creds.secret_key.get_secret_value(), image_id)
     answer = await _run(deps, _paced_submit, deps, form, message.recipients, deadline)
@@ -167,7 +253,7 @@ async def _send(
             rejected_by=BY_PLATFORM if state is State.REJECTED else None,
         ),
     )
-    return _done(message, result, reason, failed=state is State.FAILED)
+    return _done(message, result, reason, failed=state is State.FAILED, suppressed=len(opted_out))
 
 
 def _retry_state(final: bool) -> State:
@@ -187,7 +273,9 @@ async def _not_now(deps: Deps, message: Message, source_id: str, reason: str, fi
     return _done(message, Result.RETRY, reason, failed=True)
 
 
-async def _claim(deps: Deps, message: Message, source_id: str) -> Claimed | Done:
+async def _claim(
+    deps: Deps, message: Message, source_id: str, opted_out: tuple[str, ...] = ()
+) -> Claimed | Done:
     ptid = message.p_transaction_id
     meta = SendMeta(
         kind=message.shown_kind,
@@ -196,6 +284,7 @@ async def _claim(deps: Deps, message: Message, source_id: str) -> Claimed | Done
         sms_parts=message.sms.parts if message.sms is not None else None,
         source_id=source_id,
         warnings=message.warnings,
+        opted_out=opted_out,
     )
     taken = await _run(deps, deps.store.claim, ptid, secrets.token_hex(8), meta)
     if isinstance(taken, Claimed):
@@ -210,9 +299,11 @@ async def _claim(deps: Deps, message: Message, source_id: str) -> Claimed | Done
     return _done(message, Result.UNKNOWN, reason)
 
 
-async def _refuse(deps: Deps, message: Message, source_id: str, reason: str) -> Done:
+async def _refuse(
+    deps: Deps, message: Message, source_id: str, reason: str, opted_out: tuple[str, ...] = ()
+) -> Done:
     """Records a permanent refusal through the same claim, so it cannot overwrite a send."""
-    claim = await _claim(deps, message, source_id)
+    claim = await _claim(deps, message, source_id, opted_out)
     if not isinstance(claim, Claimed):
         return claim
     await _run(
@@ -221,10 +312,17 @@ async def _refuse(deps: Deps, message: Message, source_id: str, reason: str) -> 
             message.p_transaction_id, claim.claim, State.REJECTED, reason, rejected_by=BY_CONNECTOR
         ),
     )
-    return _done(message, Result.REJECTED, reason)
+    return _done(message, Result.REJECTED, reason, suppressed=len(opted_out))
 
 
-def _done(message: Message, result: Result, reason: str | None, *, failed: bool = False) -> Done:
+def _done(
+    message: Message,
+    result: Result,
+    reason: str | None,
+    *,
+    failed: bool = False,
+    suppressed: int = 0,
+) -> Done:
     return Done(
         result,
         message.p_transaction_id,
@@ -233,6 +331,7 @@ def _done(message: Message, result: Result, reason: str | None, *, failed: bool 
         recipients=len(message.recipients),
         warnings=message.warnings,
         failed=failed,
+        suppressed=suppressed,
     )
 
 

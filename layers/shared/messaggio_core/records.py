@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from messaggio_core.protocol.optout import OPTED_OUT
 from messaggio_core.protocol.reports import Status, highest, order_key
 
 
@@ -59,6 +60,32 @@ class SendRecord:
     created_at: str | None
     updated_at: str | None
     warnings: tuple[str, ...] = ()  # what the connector dropped or adjusted
+    # recipients on the opt-out list when the send was claimed: never sent, no msg_id
+    opted_out: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OptOutEntry:
+    """One phone on the suppression list (account-wide): when, how, and what it answered."""
+
+    phone: str
+    opted_out_at: str
+    source: str  # "keyword" (a reply) or "api" (PUT /opt-outs/{phone})
+    keyword: str | None = None  # the keyword as configured, never the reply's own text
+    p_transaction_id: str | None = None  # the send the reply answered
+    msg_id: str | None = None
+    caller: str | None = None  # the IAM identity of an API call
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "phone": self.phone,
+            "opted_out_at": self.opted_out_at,
+            "source": self.source,
+            "keyword": self.keyword,
+            "p_transaction_id": self.p_transaction_id,
+            "msg_id": self.msg_id,
+            "caller": self.caller,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +117,9 @@ def status_view(
     out: list[dict[str, Any]] = []
     if first:
         for phone in send.phones:
+            if phone in send.opted_out:
+                out.append({**_recipient(phone, None), "status": OPTED_OUT})
+                continue
             msg_id = send.msg_ids.get(phone)
             record = by_msg_id.get(msg_id, RecipientRecord(msg_id)) if msg_id else None
             out.append(_recipient(phone, record))

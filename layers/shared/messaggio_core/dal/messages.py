@@ -9,6 +9,7 @@ Table layout (one table, `pk` + `sk`, TTL on `expires_at`):
                                                    reported status (r_delivered, r_seen, ...),
                                                    updated_at (the last report stored)
     TX#<p_transaction_id>  MSG#<msg_id>#R#<hash>   one reply (hash of its text)
+    OPTOUT                 PHONE#<digits>          the opt-out list (dal/optouts.py)
 
 A report knows only `p_transaction_id` and `msg_id`, which is exactly a recipient's key, so
 it is one write with no read. Reports write facts ("delivered was reported at T"), never
@@ -33,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Final
 from botocore.exceptions import ClientError
 
 from messaggio_core.dal.clients import dynamodb
-from messaggio_core.dal.common import StorageError, now_iso
+from messaggio_core.dal.common import StorageError, from_item, now_iso, to_item, to_value
 from messaggio_core.dal.common import code as _code
 from messaggio_core.dal.common import n as _n
 from messaggio_core.dal.common import s as _s
@@ -92,6 +93,7 @@ class SendMeta:
     sms_parts: int | None
     source_id: str  # the SQS messageId
     warnings: tuple[str, ...] = ()  # what the connector dropped or adjusted
+    opted_out: tuple[str, ...] = ()  # recipients on the opt-out list at claim time
 
 
 # A recipient's sort key, or one reply's (REPLY_DIGEST hex characters of the text's hash).
@@ -179,6 +181,11 @@ class MessageStore:
             sets.append("warnings = :warnings")
         else:
             removes.append("warnings")
+        if meta.opted_out:
+            values[":opted"] = to_value(list(meta.opted_out))
+            sets.append("opted_out = :opted")
+        else:  # a retried claim may find the list changed since
+            removes.append("opted_out")
         try:
             self.client.update_item(
                 TableName=self.table,
@@ -305,26 +312,36 @@ class MessageStore:
 
     # -- reports -------------------------------------------------------------------------
 
-    def record_report(self, report: Report) -> bool:
+    def record_report(self, report: Report, with_write: dict[str, Any] | None = None) -> bool:
         """One conditional write per report, no read. Returns False for a repeat (already
-        stored: nothing changes)."""
+        stored: nothing changes).
+
+        `with_write` (a reply only: an opt-out keyword's change to the list) is written in
+        the same transaction as the reply, so the list changes exactly when the reply is
+        first stored: a redelivered STOP after a START changes nothing, and a failure leaves
+        neither written (the platform retries both)."""
         now = self._clock()
         key_base = f"TX#{report.p_transaction_id}"
         try:
             if report.type is ReportType.REPLY:
                 assert report.text is not None
                 digest = hashlib.sha256(report.text.encode()).hexdigest()[:REPLY_DIGEST]
-                self.client.put_item(
-                    TableName=self.table,
-                    Item={
+                put: dict[str, Any] = {
+                    "TableName": self.table,
+                    "Item": {
                         "pk": _s(key_base),
                         "sk": _s(f"MSG#{report.msg_id}#R#{digest}"),
                         "text": _s(report.text),
                         "received_at": _s(now_iso(now)),
                         "expires_at": self._expires(now),
                     },
-                    ConditionExpression="attribute_not_exists(pk)",
-                )
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+                if with_write is None:
+                    self.client.put_item(**put)
+                else:
+                    items: list[Any] = [{"Put": put}, with_write]
+                    self.client.transact_write_items(TransactItems=items)
                 return True
             assert report.status is not None
             attr = REPORT_ATTR[report.status]
@@ -349,9 +366,29 @@ class MessageStore:
             )
             return True
         except ClientError as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
+            if _code(exc) == "ConditionalCheckFailedException" or _repeated_reply(exc):
                 return False
             raise StorageError(_code(exc)) from exc
+
+    def recipient_phone(self, ptid: str, msg_id: str) -> str | None:
+        """The phone a msg_id was sent to (one GetItem of the send's own item): from the
+        platform's answer, or the only recipient of a send whose answer was lost. None when
+        the send is unknown or the msg_id cannot be told apart among several recipients."""
+        try:
+            answer = self.client.get_item(
+                TableName=self.table,
+                Key=to_item({"pk": f"TX#{ptid}", "sk": SEND_SK}),
+                ProjectionExpression="phones, msg_ids",
+                ConsistentRead=True,
+            )
+        except ClientError as exc:
+            raise StorageError(_code(exc)) from exc
+        send = from_item(answer.get("Item") or {})
+        for phone, known in (send.get("msg_ids") or {}).items():
+            if known == msg_id:
+                return str(phone)
+        phones = send.get("phones") or []
+        return str(phones[0]) if len(phones) == 1 else None
 
     # -- status --------------------------------------------------------------------------
 
@@ -464,7 +501,7 @@ def item_change(
 ) -> ItemChange | None:
     """What one write did to one item, from a stream record's keys and images (the table's
     own attribute-value form, read by the same parsers as `lifecycle`). None for items that
-    are no send's (the media cache: IMG#, OBJ#)."""
+    are no send's (the media cache: IMG#, OBJ#; the opt-out list: OPTOUT)."""
     pk, sk = keys["pk"]["S"], keys["sk"]["S"]
     if not pk.startswith("TX#"):
         return None
@@ -516,7 +553,17 @@ def _send_record(ptid: str, item: Mapping[str, Any]) -> SendRecord:
         created_at=item.get("created_at", {}).get("S"),
         updated_at=item.get("updated_at", {}).get("S"),
         warnings=tuple(w["S"] for w in item.get("warnings", {}).get("L", [])),
+        opted_out=tuple(p["S"] for p in item.get("opted_out", {}).get("L", [])),
     )
+
+
+def _repeated_reply(exc: ClientError) -> bool:
+    """A reply's transaction cancelled only because the reply (its first item) was stored
+    before: a repeat, exactly as the plain write's failed condition."""
+    if _code(exc) != "TransactionCanceledException":
+        return False
+    reasons = dict[str, Any](exc.response).get("CancellationReasons") or []
+    return bool(reasons) and reasons[0].get("Code") == "ConditionalCheckFailed"
 
 
 def _fill_recipient(record: RecipientRecord, item: Mapping[str, Any]) -> None:

@@ -32,7 +32,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
 from messaggio_core.protocol.encoding import SmsParts, UnencodableText, encode, sms_parts
-from messaggio_core.protocol.ids import IMAGE_ID_MAX, TRANSACTION_ID_PATTERN
+from messaggio_core.protocol.ids import IMAGE_ID_MAX, PHONE_PATTERN, TRANSACTION_ID_PATTERN
 from messaggio_core.protocol.signature import send_signature
 
 TXT_MAX: Final = 2048  # [doc] String(2048)
@@ -49,9 +49,8 @@ DELAY_MAX_MINUTES: Final = 10_080  # [prev] a week
 DLR_TIMEOUT_MIN: Final = 60  # [doc]
 DLR_TIMEOUT_MAX: Final = 86_400  # [doc]; the predecessor said 14 days, [doc] wins
 EXPIRY_TXT_MAX: Final = 2048  # [ours] the same bound as txt
-# [doc] digits only, no "+"; [ours] 7 to 15 digits: E.164 caps a number at 15. [ours] a
+# [doc] digits only, no "+"; [ours] 7 to 15 digits (PHONE_PATTERN, protocol/ids.py). [ours] a
 # leading "+" (E.164 as Twilio and Vonage users write it) is accepted and sent as digits.
-PHONE_PATTERN: Final = re.compile(r"[0-9]{7,15}")
 # [ours] one send's records fit one DynamoDB transaction (100 items), with room to spare.
 MAX_RECIPIENTS: Final = 50
 # [ours] an S3 key is at most 1,024 bytes (S3's own limit), so a reference is bounded.

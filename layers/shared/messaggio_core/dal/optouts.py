@@ -1,0 +1,198 @@
+"""The opt-out (suppression) list, in the messages table under its own partition:
+
+    OPTOUT  PHONE#<digits>   one phone on the list: opted_out_at, source (keyword | api),
+                             keyword, p_transaction_id and msg_id of the reply, caller
+
+No new table and no index: the sender's check is one BatchGetItem of the batch's phones, an
+entry is one GetItem/PutItem/DeleteItem, and the export is a Query of the one partition, in
+phone order. Entries never expire (no `expires_at`): a STOP holds until a START or a DELETE.
+The table's DynamoDB stream sees every change, so events can be published from it.
+
+One partition is enough: the sender reads at most one batch's phones a call (consistently, so
+an acknowledged STOP is honoured by the very next claim), far below a partition's 3,000 reads
+a second at any rate limit the platform grants; writes are one per STOP, START or PUT.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Final
+
+from botocore.exceptions import ClientError
+
+from messaggio_core.dal.clients import dynamodb
+from messaggio_core.dal.common import StorageError, from_item, now_iso, to_item, to_values
+from messaggio_core.dal.common import code as _code
+from messaggio_core.protocol.optout import Intent, KeywordMatch
+from messaggio_core.records import OptOutEntry
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+PARTITION: Final = "OPTOUT"
+PREFIX: Final = "PHONE#"
+BATCH_GET_MAX: Final = 100  # keys in one BatchGetItem (DynamoDB's limit)
+UNPROCESSED_ATTEMPTS: Final = 5  # BatchGetItem's unprocessed keys, asked again with backoff
+_FIELDS: Final = ("opted_out_at", "source", "keyword", "p_transaction_id", "msg_id", "caller")
+
+
+def key(phone: str) -> dict[str, Any]:
+    return to_item({"pk": PARTITION, "sk": PREFIX + phone})
+
+
+class OptOutStore:
+    def __init__(
+        self,
+        table: str,
+        client: Callable[[], DynamoDBClient] = dynamodb,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.table = table
+        self._client = client
+        self._clock = clock
+        self._sleep = sleep
+
+    @property
+    def client(self) -> DynamoDBClient:
+        return self._client()
+
+    # -- the sender's check --------------------------------------------------------------
+
+    def suppressed(self, phones: Iterable[str]) -> frozenset[str]:
+        """Which of `phones` are on the list: one BatchGetItem for up to 100 phones (a batch
+        of sends), keys only, strongly consistent."""
+        wanted = sorted(set(phones))
+        found: set[str] = set()
+        for start in range(0, len(wanted), BATCH_GET_MAX):
+            keys = [key(p) for p in wanted[start : start + BATCH_GET_MAX]]
+            found.update(self._batch_get(keys))
+        return frozenset(found)
+
+    def _batch_get(self, keys: list[dict[str, Any]]) -> set[str]:
+        request: dict[str, Any] = {
+            self.table: {"Keys": keys, "ProjectionExpression": "sk", "ConsistentRead": True}
+        }
+        found: set[str] = set()
+        for attempt in range(UNPROCESSED_ATTEMPTS):
+            try:
+                answer = self.client.batch_get_item(RequestItems=request)
+            except ClientError as exc:
+                raise StorageError(_code(exc)) from exc
+            for item in answer.get("Responses", {}).get(self.table, []):
+                found.add(str(from_item(item)["sk"]).removeprefix(PREFIX))
+            unprocessed: dict[str, Any] = dict(answer.get("UnprocessedKeys") or {})
+            if not unprocessed.get(self.table, {}).get("Keys"):
+                return found
+            request = unprocessed
+            self._sleep(0.05 * 2**attempt)
+        raise StorageError("UnprocessedKeys")
+
+    # -- a keyword reply (one item of the reply's own transaction) ------------------------
+
+    def keyword_write(
+        self, match: KeywordMatch, phone: str, p_transaction_id: str, msg_id: str
+    ) -> dict[str, Any]:
+        """The TransactWriteItems item that applies a keyword reply: STOP adds the entry
+        (a phone already on the list keeps its first entry), START deletes it."""
+        if match.intent is Intent.OPT_IN:
+            return {"Delete": {"TableName": self.table, "Key": key(phone)}}
+        entry = OptOutEntry(
+            phone=phone,
+            opted_out_at=now_iso(self._clock()),
+            source="keyword",
+            keyword=match.keyword,
+            p_transaction_id=p_transaction_id,
+            msg_id=msg_id,
+        )
+        values = _attributes(entry)
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": key(phone),
+                "UpdateExpression": "SET "
+                + ", ".join(f"#{n} = if_not_exists(#{n}, :{n})" for n in values),
+                "ExpressionAttributeNames": {f"#{n}": n for n in values},
+                "ExpressionAttributeValues": to_values({f":{n}": v for n, v in values.items()}),
+            }
+        }
+
+    # -- the API's routes ----------------------------------------------------------------
+
+    def entry(self, phone: str) -> OptOutEntry | None:
+        try:
+            answer = self.client.get_item(TableName=self.table, Key=key(phone), ConsistentRead=True)
+        except ClientError as exc:
+            raise StorageError(_code(exc)) from exc
+        item = answer.get("Item")
+        return _entry(from_item(item)) if item else None
+
+    def add(self, phone: str, caller: str | None) -> tuple[OptOutEntry, bool]:
+        """PUT: the entry and True when it is new; the existing entry, untouched, and False
+        when the phone was already on the list (one request either way)."""
+        entry = OptOutEntry(
+            phone=phone, opted_out_at=now_iso(self._clock()), source="api", caller=caller
+        )
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item={**key(phone), **to_item(_attributes(entry))},
+                ConditionExpression="attribute_not_exists(pk)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise StorageError(_code(exc)) from exc
+            old = dict[str, Any](exc.response).get("Item")
+            if not old:  # DynamoDB always returns it; an emulator may not
+                found = self.entry(phone)
+                assert found is not None
+                return found, False
+            return _entry(from_item(old)), False
+        return entry, True
+
+    def remove(self, phone: str) -> bool:
+        """DELETE: False when the phone was not on the list."""
+        try:
+            answer = self.client.delete_item(
+                TableName=self.table, Key=key(phone), ReturnValues="ALL_OLD"
+            )
+        except ClientError as exc:
+            raise StorageError(_code(exc)) from exc
+        return bool(answer.get("Attributes"))
+
+    def page(self, limit: int, after: str | None) -> tuple[list[OptOutEntry], str | None]:
+        """Up to `limit` entries in phone order, after the phone `after`; the last phone of
+        the page when more may remain (DynamoDB's own LastEvaluatedKey), else None."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": to_values({":pk": PARTITION, ":prefix": PREFIX}),
+            "Limit": limit,
+        }
+        if after is not None:
+            kwargs["ExclusiveStartKey"] = key(after)
+        try:
+            answer = self.client.query(**kwargs)
+        except ClientError as exc:
+            raise StorageError(_code(exc)) from exc
+        entries = [_entry(from_item(item)) for item in answer.get("Items", [])]
+        last = answer.get("LastEvaluatedKey")
+        return entries, str(from_item(last)["sk"]).removeprefix(PREFIX) if last else None
+
+
+def _attributes(entry: OptOutEntry) -> dict[str, Any]:
+    """The entry's stored attributes (the phone is in the key, and repeated for readers of
+    the table and its stream); absent values are not stored."""
+    values = {name: getattr(entry, name) for name in _FIELDS}
+    values["phone"] = entry.phone
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _entry(item: dict[str, Any]) -> OptOutEntry:
+    phone = str(item["sk"]).removeprefix(PREFIX)
+    fields = {name: str(item[name]) for name in _FIELDS if item.get(name) is not None}
+    fields.setdefault("opted_out_at", "")
+    fields.setdefault("source", "unknown")
+    return OptOutEntry(phone=phone, **fields)
