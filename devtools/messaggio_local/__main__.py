@@ -189,7 +189,10 @@ def _up(args: argparse.Namespace, console: Any) -> int:
             host = args.container_host or container_host()
             env_file.write_text(json.dumps(stack.env_vars(host), indent=2) + "\n")
             written.append(env_file)
-        state_file.write_text(json.dumps(state, indent=2))
+        # Written whole, then renamed: a reader polling for the file never sees it half-written.
+        partial = state_file.with_name(state_file.name + ".partial")
+        partial.write_text(json.dumps(state, indent=2))
+        partial.replace(state_file)
         written.append(state_file)
         say(_banner(stack, state, args, env_file))
         while not stopping.wait(3600):
@@ -240,6 +243,7 @@ def _banner(
         f"MEDIA_BUCKET={state['media_bucket']} API_URL={state['api_url']} "
         f"EVENTS_URL={state['events_queue_url']}",
         "  status:       $API_URL/messages/<id>",
+        "  opt-outs:     $API_URL/opt-outs[/<phone>]",
         "  events:       every event on the bus is delivered to $EVENTS_URL (a local rule)",
         f"  callbacks:    {stack.callback_url}",
         f"  platform:     {platform}",
