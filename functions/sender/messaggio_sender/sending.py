@@ -132,7 +132,7 @@ def batch_phones(bodies: Iterable[str]) -> frozenset[str]:
     for body in bodies:
         try:
             data = json.loads(body)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, RecursionError):  # a poison body: rejected later
             continue
         phones = data.get("phone") if isinstance(data, dict) else None
         if isinstance(phones, list):
