@@ -220,3 +220,15 @@ def test_every_record_of_a_batch_is_judged_by_the_same_read(
     assert {(s["state"], s["reason"]) for s in states} == {("rejected", "opted_out")}
     assert sent_to(sender) == [[PHONE], [OTHER]]
     assert sender.state("o")["state"] == "submitted"
+
+
+def test_a_send_written_with_a_plus_is_suppressed_all_the_same(
+    sender: Sender, callbacks: None
+) -> None:
+    put = rest_event("PUT", "/opt-outs/{phone}", f"/opt-outs/{PHONE}", {"phone": PHONE})
+    assert call(put)[0] == 201
+
+    assert sender.invoke(sender.batch([body("plus", phone=[f"+{PHONE}", OTHER])])) == []
+
+    assert sent_to(sender) == [[OTHER]]
+    assert sender.state("plus")["recipients"][0]["status"] == "opted_out"
