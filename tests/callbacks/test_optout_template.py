@@ -69,3 +69,14 @@ def test_each_function_may_make_its_opt_out_calls() -> None:
 def test_keyword_lists_that_cannot_work_are_refused(env: dict[str, str]) -> None:
     with pytest.raises(ValidationError):
         Settings.model_validate({"MESSAGES_TABLE": "t", "MESSAGGIO_SECRET_ID": "s", **env})
+
+
+def test_a_keyword_that_could_not_be_applied_raises_an_alarm() -> None:
+    alarm = resource("OptOutUnresolvedAlarm")["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("MessaggioConnector", "OptOutUnresolved")
+    assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    assert alarm["Threshold"] == 0 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    body = resource("Dashboard")["Properties"]["DashboardBody"]["Fn::Sub"]
+    assert "${OptOutUnresolvedAlarm.Arn}" in body
+    for metric in ("OptedOut", "OptedIn", "SuppressedRecipients", "OptOutUnresolved"):
+        assert f'"MessaggioConnector", "{metric}"' in body, metric
