@@ -92,9 +92,8 @@ def report(done: Done, message_id: str) -> None:
     """One log line and one metric per record; never a phone number or a text."""
     metrics.add_metric(name=METRIC[done.result], unit=MetricUnit.Count, value=1)
     if done.suppressed:
-        metrics.add_metric(
-            name="SuppressedRecipients", unit=MetricUnit.Count, value=done.suppressed
-        )
+        count = done.suppressed
+        metrics.add_metric(name="SuppressedRecipients", unit=MetricUnit.Count, value=count)
     fields = {
         "correlation_id": done.p_transaction_id,
         "message_id": message_id,
