@@ -115,6 +115,7 @@ def test_the_committed_list_event_and_the_default_page(api: Api) -> None:
         ({"limit": "0"}, "limit: must be a whole number from 1 to 1000"),
         ({"limit": "1001"}, "limit: must be a whole number from 1 to 1000"),
         ({"limit": "ten"}, "limit: must be a whole number from 1 to 1000"),
+        ({"limit": "³"}, "limit: must be a whole number from 1 to 1000"),  # a digit, not 0-9
     ],
 )
 def test_an_unusable_page_request_is_400(api: Api, query: dict[str, str], error: str) -> None:

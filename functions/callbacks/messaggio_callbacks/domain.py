@@ -358,7 +358,7 @@ def _stored[T](fn: Callable[..., T], *args: object) -> T:
 def _page_size(limit: str | None) -> int:
     if limit is None:
         return PAGE_DEFAULT
-    if not limit.isdigit() or not 1 <= int(limit) <= PAGE_MAX:
+    if not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= PAGE_MAX:
         raise InvalidPage(f"limit: must be a whole number from 1 to {PAGE_MAX}")
     return int(limit)
 
