@@ -229,7 +229,7 @@ def run(out: TextIO, timeout: float = 45.0) -> bool:
         def all_published() -> bool:
             for envelope in _drain(sqs, stack.events_queue_url):
                 detail = envelope["detail"]
-                key = detail["p_transaction_id"] or "(not joined)"
+                key = detail.get("p_transaction_id") or "(not joined)"
                 published.setdefault(key, []).append(envelope)
             return all(told(v, published.get(p, [])) for p, v in views.items())
 
@@ -350,6 +350,10 @@ def _event_line(envelope: dict[str, Any]) -> str:
             f"{kind:<22}  {mask(d['phone'])}  {d['previous_status'] or '—'} → "
             f"{d['status']}{extended}"
         )
+    if kind == "Recipient Opted Out":
+        return f"{kind:<22}  {mask(d['phone'])}  {d['source']} {d['keyword'] or ''}".rstrip()
+    if kind == "Recipient Opted In":
+        return f"{kind:<22}  {mask(d['phone'])}"
     return f'{kind:<22}  {mask(d["phone"])}  "{d["text"]}"'
 
 

@@ -12,6 +12,11 @@ the bus.
   claim only wins a new send or a pending one), so `attempts` tells which.
 - `Reply Received` once per stored reply; `p_transaction_id` is null when no send of that id
   exists (the reply could not be joined).
+- `Recipient Opted Out` when a phone is put on the opt-out list (its entry appears: a STOP
+  reply or PUT /opt-outs/{phone}); a repeated STOP, which keeps the first entry, publishes
+  nothing. `Recipient Opted In` when it is taken off (its entry is removed: a START reply or
+  DELETE /opt-outs/{phone}); the store keeps no record of which, so the event says when and
+  since when the phone had been on the list.
 - `event_id` is a UUID derived from what changed, so a re-published change repeats it.
 
 A new kind of item publishes by a builder in BUILDERS (its change type to its drafts), a
@@ -30,6 +35,7 @@ from messaggio_core.protocol.reports import STATUS_EXTENDED_REASON, highest
 from messaggio_core.protocol.surface import EVENT_SOURCE, State
 from messaggio_core.records import (
     ItemChange,
+    OptOutChange,
     RecipientChange,
     ReplyChange,
     SendChange,
@@ -45,6 +51,8 @@ class DetailType(StrEnum):
     STATUS = "Message Status Changed"
     STATE = "Send State Changed"
     REPLY = "Reply Received"
+    OPTED_OUT = "Recipient Opted Out"
+    OPTED_IN = "Recipient Opted In"
 
 
 # The settled states; `sending` is a claim in flight.
@@ -146,10 +154,32 @@ def reply_received(change: ReplyChange) -> list[Draft]:
     return [Draft(DetailType.REPLY, detail, Join(ptid, msg_id, null_if_unjoined=True))]
 
 
+def opt_out_changed(change: OptOutChange) -> list[Draft]:
+    """An entry that appears puts the phone on the list, one that goes takes it off; one
+    that stays (a second STOP) changes nothing. The phone is the entry's own."""
+    old, new = change.old, change.new
+    if new is not None and old is None:
+        detail = {
+            **new.view(),
+            "event_id": event_id("opted_out", new.phone, new.opted_out_at),
+        }
+        return [Draft(DetailType.OPTED_OUT, detail)]
+    if old is not None and new is None:
+        detail = {
+            "phone": old.phone,
+            "opted_in_at": change.at,
+            "opted_out_at": old.opted_out_at,
+            "event_id": event_id("opted_in", old.phone, old.opted_out_at),
+        }
+        return [Draft(DetailType.OPTED_IN, detail)]
+    return []
+
+
 BUILDERS: Final[Mapping[type[Any], Callable[[Any], list[Draft]]]] = {
     RecipientChange: status_changed,
     SendChange: state_changed,
     ReplyChange: reply_received,
+    OptOutChange: opt_out_changed,
 }
 
 

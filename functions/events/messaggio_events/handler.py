@@ -3,7 +3,8 @@
 events, and Powertools' batch processor answers with the records to retry.
 
 Logs carry record ids, p_transaction_id and detail types: never a phone number or a reply's
-text (both are in the events themselves, on the company's own bus).
+text (both are in the events themselves, on the company's own bus; an opt-out entry's
+record logs no id but its sequence number, since its key is the phone).
 """
 
 from __future__ import annotations
@@ -51,11 +52,17 @@ def deps() -> tuple[MessageStore, EventBus]:
 
 def read(record: DynamoDBRecord) -> Change:
     """The record's images in the table's own attribute-value form, read by the store's
-    parsers (the same ones GET /messages/{id} uses)."""
+    parsers (the same ones GET /messages/{id} and the opt-out routes use), and its time."""
     raw: dict[str, Any] = record["dynamodb"]
+    created = raw.get("ApproximateCreationDateTime")
     return Change(
         str(raw["SequenceNumber"]),
-        item_change(raw["Keys"], raw.get("OldImage"), raw.get("NewImage")),
+        item_change(
+            raw["Keys"],
+            raw.get("OldImage"),
+            raw.get("NewImage"),
+            float(created) if created is not None else None,
+        ),
     )
 
 

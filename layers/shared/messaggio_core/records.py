@@ -207,4 +207,16 @@ class ReplyChange:
     new: Reply | None
 
 
-type ItemChange = SendChange | RecipientChange | ReplyChange
+@dataclass(frozen=True, slots=True)
+class OptOutChange:
+    """One phone's opt-out entry before and after one write (None: absent). `at`: when the
+    write was stored (the stream record's time, in whole seconds): a removal leaves no item
+    to say when it happened."""
+
+    phone: str
+    old: OptOutEntry | None
+    new: OptOutEntry | None
+    at: str | None = None
+
+
+type ItemChange = SendChange | RecipientChange | ReplyChange | OptOutChange

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,6 +46,6 @@ def to_item(values: dict[str, Any]) -> dict[str, Any]:
 to_values = to_item  # ExpressionAttributeValues have the same form
 
 
-def from_item(item: dict[str, Any]) -> dict[str, Any]:
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
     """An item (or key) read from DynamoDB to plain values (numbers come back Decimal)."""
     return {name: _DESERIALIZER.deserialize(value) for name, value in item.items()}

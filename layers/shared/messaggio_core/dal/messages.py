@@ -38,6 +38,8 @@ from messaggio_core.dal.common import StorageError, from_item, now_iso, to_item,
 from messaggio_core.dal.common import code as _code
 from messaggio_core.dal.common import n as _n
 from messaggio_core.dal.common import s as _s
+from messaggio_core.dal.optouts import PARTITION as OPTOUT_PARTITION
+from messaggio_core.dal.optouts import entry_change
 from messaggio_core.protocol.ids import MSG_ID_PATTERN
 from messaggio_core.protocol.reports import Report, ReportType, Status
 from messaggio_core.protocol.surface import State
@@ -497,12 +499,17 @@ class MessageStore:
 
 
 def item_change(
-    keys: Mapping[str, Any], old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+    keys: Mapping[str, Any],
+    old: Mapping[str, Any] | None,
+    new: Mapping[str, Any] | None,
+    at: float | None = None,
 ) -> ItemChange | None:
-    """What one write did to one item, from a stream record's keys and images (the table's
-    own attribute-value form, read by the same parsers as `lifecycle`). None for items that
-    are no send's (the media cache: IMG#, OBJ#; the opt-out list: OPTOUT)."""
+    """What one write did to one item, from a stream record's keys, images and time (epoch
+    seconds), read by the same parsers as `lifecycle` and the opt-out routes. None for the
+    media cache's items (IMG#, OBJ#)."""
     pk, sk = keys["pk"]["S"], keys["sk"]["S"]
+    if pk == OPTOUT_PARTITION:
+        return entry_change(sk, old, new, now_iso(at) if at is not None else None)
     if not pk.startswith("TX#"):
         return None
     ptid = pk.removeprefix("TX#")

@@ -16,7 +16,7 @@ a second at any rate limit the platform grants; writes are one per STOP, START o
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import ClientError
@@ -25,7 +25,7 @@ from messaggio_core.dal.clients import dynamodb
 from messaggio_core.dal.common import StorageError, from_item, now_iso, to_item, to_values
 from messaggio_core.dal.common import code as _code
 from messaggio_core.protocol.optout import Intent, KeywordMatch
-from messaggio_core.records import OptOutEntry
+from messaggio_core.records import OptOutChange, OptOutEntry
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -182,6 +182,19 @@ class OptOutStore:
         return entries, str(from_item(last)["sk"]).removeprefix(PREFIX) if last else None
 
 
+def entry_change(
+    sk: str, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None, at: str | None
+) -> OptOutChange:
+    """What one write did to one phone's entry, from a stream record's images (a STOP or a
+    PUT adds it, a START or a DELETE removes it; a repeated STOP leaves it as it was)."""
+    return OptOutChange(
+        sk.removeprefix(PREFIX),
+        _entry(from_item(old)) if old else None,
+        _entry(from_item(new)) if new else None,
+        at,
+    )
+
+
 def _attributes(entry: OptOutEntry) -> dict[str, Any]:
     """The entry's stored attributes (the phone is in the key, and repeated for readers of
     the table and its stream); absent values are not stored."""
@@ -190,7 +203,7 @@ def _attributes(entry: OptOutEntry) -> dict[str, Any]:
     return {name: value for name, value in values.items() if value is not None}
 
 
-def _entry(item: dict[str, Any]) -> OptOutEntry:
+def _entry(item: Mapping[str, Any]) -> OptOutEntry:
     phone = str(item["sk"]).removeprefix(PREFIX)
     fields = {name: str(item[name]) for name in _FIELDS if item.get(name) is not None}
     fields.setdefault("opted_out_at", "")
