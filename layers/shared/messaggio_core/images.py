@@ -14,13 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from messaggio_core.client import PlatformClient
-from messaggio_core.dal.media import (
-    CachedImage,
-    Download,
-    MediaStore,
-    ObjectMissing,
-    ObjectTooLarge,
-)
+from messaggio_core.dal.common import ObjectMissing
+from messaggio_core.dal.media import CachedImage, Download, MediaStore, ObjectTooLarge
 from messaggio_core.dal.secrets import Credentials
 from messaggio_core.protocol.media import UploadOutcome, local_problem, sniff
 from messaggio_core.protocol.send import S3Ref

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from messaggio_core.dal.clients import events
-from messaggio_core.dal.common import code as _code
+from messaggio_core.dal.common import error_code
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
@@ -59,7 +59,7 @@ class EventBus:
                 try:
                     answer = self._client().put_events(Entries=[self._wire(e) for e in chunk])
                 except (ClientError, BotoCoreError) as exc:
-                    code = _code(exc) if isinstance(exc, ClientError) else type(exc).__name__
+                    code = error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
                     failed.update(dict.fromkeys((e.event_id for e in chunk), code))
                     break
                 refused = [

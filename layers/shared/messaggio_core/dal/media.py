@@ -10,24 +10,27 @@ other bytes makes a new entry while the old image_id stays valid for old sends.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Final
 
-from botocore.exceptions import ClientError
-
-from messaggio_core.dal.clients import dynamodb, s3
-from messaggio_core.dal.common import StorageError, now_iso
-from messaggio_core.dal.common import code as _code
-from messaggio_core.dal.common import n as _n
-from messaggio_core.dal.common import s as _s
+from messaggio_core.dal.clients import s3
+from messaggio_core.dal.common import (
+    ConditionFailed,
+    TableStore,
+    aws_errors,
+    from_item,
+    now_iso,
+    to_item,
+    to_values,
+)
 from messaggio_core.protocol.media import MAX_BYTES, SNIFF_BYTES
 from messaggio_core.protocol.signature import file_md5
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
 
 CHUNK: Final = 64 * 1024
@@ -66,46 +69,46 @@ class Download:
         self.file.close()
 
 
-class ObjectMissing(Exception):
-    """The S3 object does not exist (deleted, or a wrong reference)."""
-
-
 class ObjectTooLarge(Exception):
     def __init__(self, size: int) -> None:
         self.size = size
         super().__init__(f"{size} bytes")
 
 
-class MediaStore:
+def _image_key(md5: str) -> dict[str, Any]:
+    return to_item({"pk": f"IMG#{md5}", "sk": "IMAGE"})
+
+
+def _object_key(bucket: str, key: str) -> dict[str, Any]:
+    return to_item({"pk": f"OBJ#{bucket}/{key}", "sk": "OBJECT"})
+
+
+class MediaStore(TableStore):
+    """MediaStore(table, retention_days): the media cache's items, and the bucket's objects
+    through `objects` (the S3 client, made on first use)."""
+
     def __init__(
         self,
         table: str,
         retention_days: int,
-        client: Callable[[], DynamoDBClient] = dynamodb,
         objects: Callable[[], S3Client] = s3,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.table = table
-        self.retention = retention_days * 86_400
-        self._client = client
+        super().__init__(table, retention_days, clock=clock)
         self._objects = objects
-        self._clock = clock
 
     # -- S3 ------------------------------------------------------------------------------
 
     def current_etag(self, bucket: str, key: str) -> str | None:
-        try:
+        """ObjectMissing (dal.common) when there is no such object, as `download`."""
+        with aws_errors():
             head = self._objects().head_object(Bucket=bucket, Key=key)
-        except ClientError as exc:
-            raise _s3_error(exc, bucket, key) from exc
         return head.get("ETag")
 
     def download(self, bucket: str, key: str) -> Download:
         """Streams the object to a spooled file while hashing it: memory stays flat."""
-        try:
+        with aws_errors():
             answer = self._objects().get_object(Bucket=bucket, Key=key)
-        except ClientError as exc:
-            raise _s3_error(exc, bucket, key) from exc
         size = answer["ContentLength"]
         body = answer["Body"]
         if size > MAX_BYTES:
@@ -136,32 +139,32 @@ class MediaStore:
         now = self._clock()
         condition = "attribute_not_exists(pk) OR (#state = :uploading AND claimed_at < :stale)"
         values: dict[str, Any] = {
-            ":uploading": _s("uploading"),
-            ":stale": _n(stale_before),
-            ":claim": _s(claim),
-            ":now": _n(now),
-            ":exp": _n(int(now + self.retention)),
+            ":uploading": "uploading",
+            ":stale": stale_before,
+            ":claim": claim,
+            ":now": now,
+            ":exp": self.expires(now),
         }
         if expired_before is not None:
             condition += " OR (#state = :ready AND uploaded_at < :expired)"
-            values[":ready"] = _s("ready")
-            values[":expired"] = _n(expired_before)
+            values[":ready"] = "ready"
+            values[":expired"] = expired_before
         try:
-            self._client().update_item(
-                TableName=self.table,
-                Key={"pk": _s(f"IMG#{md5}"), "sk": _s("IMAGE")},
-                UpdateExpression=(
-                    "SET #state = :uploading, claim = :claim, claimed_at = :now, expires_at = :exp"
-                ),
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues=values,
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if _code(exc) != "ConditionalCheckFailedException":
-                raise StorageError(_code(exc)) from exc
-            return _cached(dict[str, Any](exc.response).get("Item", {}))
+            with aws_errors():
+                self.client.update_item(
+                    TableName=self.table,
+                    Key=_image_key(md5),
+                    UpdateExpression=(
+                        "SET #state = :uploading, claim = :claim, claimed_at = :now, "
+                        "expires_at = :exp"
+                    ),
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames={"#state": "state"},
+                    ExpressionAttributeValues=to_values(values),
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+        except ConditionFailed as failed:
+            return _cached(failed.old or {})
         return None
 
     def finish_upload(
@@ -171,60 +174,47 @@ class MediaStore:
         now = self._clock()
         state = "ready" if image_id is not None else "refused"
         values: dict[str, Any] = {
-            ":state": _s(state),
-            ":claim": _s(claim),
-            ":now": _n(now),
-            ":iso": _s(now_iso(now)),
-            ":size": _n(size),
+            ":state": state,
+            ":claim": claim,
+            ":now": now,
+            ":iso": now_iso(now),
+            ":size": size,
         }
         update = "SET #state = :state, uploaded_at = :now, updated_at = :iso, size_bytes = :size"
         if image_id is not None:
             update += ", image_id = :image_id REMOVE reason"
-            values[":image_id"] = _s(image_id)
+            values[":image_id"] = image_id
         else:
             update += ", reason = :reason"
-            values[":reason"] = _s((reason or "refused")[:500])
-        try:
-            self._client().update_item(
+            values[":reason"] = (reason or "refused")[:500]
+        with contextlib.suppress(ConditionFailed), aws_errors():  # the claim went stale
+            self.client.update_item(
                 TableName=self.table,
-                Key={"pk": _s(f"IMG#{md5}"), "sk": _s("IMAGE")},
+                Key=_image_key(md5),
                 UpdateExpression=update,
                 ConditionExpression="claim = :claim",
                 ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues=values,
+                ExpressionAttributeValues=to_values(values),
             )
-        except ClientError as exc:
-            if _code(exc) != "ConditionalCheckFailedException":
-                raise StorageError(_code(exc)) from exc
 
     def release_upload(self, md5: str, claim: str) -> None:
         """Gives up an upload that failed in transit, so the next try may claim it at once."""
-        try:
-            self._client().delete_item(
+        with contextlib.suppress(ConditionFailed), aws_errors():  # no longer ours to give up
+            self.client.delete_item(
                 TableName=self.table,
-                Key={"pk": _s(f"IMG#{md5}"), "sk": _s("IMAGE")},
+                Key=_image_key(md5),
                 ConditionExpression="claim = :claim AND #state = :uploading",
                 ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues={":claim": _s(claim), ":uploading": _s("uploading")},
+                ExpressionAttributeValues=to_values({":claim": claim, ":uploading": "uploading"}),
             )
-        except ClientError as exc:
-            if _code(exc) != "ConditionalCheckFailedException":
-                raise StorageError(_code(exc)) from exc
 
     def image(self, md5: str) -> CachedImage | None:
-        try:
-            item = (
-                self._client()
-                .get_item(
-                    TableName=self.table,
-                    Key={"pk": _s(f"IMG#{md5}"), "sk": _s("IMAGE")},
-                    ConsistentRead=True,
-                )
-                .get("Item")
+        with aws_errors():
+            answer = self.client.get_item(
+                TableName=self.table, Key=_image_key(md5), ConsistentRead=True
             )
-        except ClientError as exc:
-            raise StorageError(_code(exc)) from exc
-        return _cached(dict(item)) if item else None
+        item = answer.get("Item")
+        return _cached(from_item(item)) if item else None
 
     def point(
         self,
@@ -237,64 +227,42 @@ class MediaStore:
     ) -> None:
         """The object now holds this content, or was refused unread (one write)."""
         now = self._clock()
-        item: dict[str, Any] = {
-            "pk": _s(f"OBJ#{bucket}/{key}"),
-            "sk": _s("OBJECT"),
-            "updated_at": _s(now_iso(now)),
-            "expires_at": _n(int(now + self.retention)),
+        values = {
+            "updated_at": now_iso(now),
+            "expires_at": self.expires(now),
+            "md5": md5,
+            "reason": reason[:500] if reason else None,
+            "etag": etag,
+            "version_id": version,
         }
-        if md5:
-            item["md5"] = _s(md5)
-        if reason:
-            item["reason"] = _s(reason[:500])
-        if etag:
-            item["etag"] = _s(etag)
-        if version:
-            item["version_id"] = _s(version)
-        try:
-            self._client().put_item(TableName=self.table, Item=item)
-        except ClientError as exc:
-            raise StorageError(_code(exc)) from exc
+        item = {name: value for name, value in values.items() if value}  # absent: not stored
+        with aws_errors():
+            self.client.put_item(
+                TableName=self.table, Item={**_object_key(bucket, key), **to_item(item)}
+            )
 
     def pointer(self, bucket: str, key: str) -> ObjectPointer | None:
-        try:
-            item = (
-                self._client()
-                .get_item(
-                    TableName=self.table, Key={"pk": _s(f"OBJ#{bucket}/{key}"), "sk": _s("OBJECT")}
-                )
-                .get("Item")
+        with aws_errors():
+            item = self.client.get_item(TableName=self.table, Key=_object_key(bucket, key)).get(
+                "Item"
             )
-        except ClientError as exc:
-            raise StorageError(_code(exc)) from exc
         if not item:
             return None
-        return ObjectPointer(
-            item.get("md5", {}).get("S"),
-            item.get("etag", {}).get("S"),
-            item.get("reason", {}).get("S"),
-        )
-
-
-def _s3_error(exc: ClientError, bucket: str, key: str) -> Exception:
-    """S3's "no such key" is a missing object (refused for good). Its 403 is not: without
-    s3:ListBucket S3 says 403 for a missing key too, but a 403 may as well hide an object
-    that exists, so it stays a storage error (logged, retried) that names what was refused."""
-    if _code(exc) in ("404", "NoSuchKey", "NotFound"):
-        return ObjectMissing(f"s3://{bucket}/{key}")
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
-    return StorageError(f"S3 {exc.operation_name} answered {status} {_code(exc)}")
+        values = from_item(item)
+        return ObjectPointer(values.get("md5"), values.get("etag"), values.get("reason"))
 
 
 def _cached(item: dict[str, Any]) -> CachedImage:
+    """An image's cache entry from its plain values."""
+
     def number(name: str) -> float | None:
-        return float(item[name]["N"]) if name in item else None
+        return float(item[name]) if name in item else None
 
     return CachedImage(
-        state=item.get("state", {}).get("S", "uploading"),
-        image_id=item.get("image_id", {}).get("S"),
-        reason=item.get("reason", {}).get("S"),
-        claim=item.get("claim", {}).get("S"),
+        state=str(item.get("state", "uploading")),
+        image_id=item.get("image_id"),
+        reason=item.get("reason"),
+        claim=item.get("claim"),
         claimed_at=number("claimed_at"),
         uploaded_at=number("uploaded_at"),
     )

@@ -25,19 +25,20 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 from base64 import urlsafe_b64decode, urlsafe_b64encode
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
-from botocore.exceptions import ClientError
-
-from messaggio_core.dal.clients import dynamodb
-from messaggio_core.dal.common import StorageError, from_item, now_iso, to_item, to_value
-from messaggio_core.dal.common import code as _code
-from messaggio_core.dal.common import n as _n
-from messaggio_core.dal.common import s as _s
+from messaggio_core.dal.common import (
+    ConditionFailed,
+    TableStore,
+    aws_errors,
+    from_item,
+    now_iso,
+    to_item,
+    to_values,
+)
 from messaggio_core.dal.optouts import PARTITION as OPTOUT_PARTITION
 from messaggio_core.dal.optouts import entry_change
 from messaggio_core.protocol.ids import MSG_ID_PATTERN
@@ -55,17 +56,12 @@ from messaggio_core.records import (
     SendRecord,
 )
 
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
-
 SEND_SK: Final = "SEND"
 # Characters of a reason kept: a rejection's every broken rule (protocol.send bounds it to
 # a few kilobytes) fits, and an item stays far from DynamoDB's 400 KB.
 REASON_MAX: Final = 4096
 BY_CONNECTOR: Final = "connector"  # rejected_by: refused before the platform saw it
 BY_PLATFORM: Final = "platform"
-BATCH_GET_MAX: Final = 100  # keys in one BatchGetItem
-BATCH_GET_TRIES: Final = 5  # calls for one chunk's unprocessed keys before giving up
 REPORT_ATTR: Final[dict[Status, str]] = {s: f"r_{s.value}" for s in Status}
 ATTR_REPORT: Final = {v: k for k, v in REPORT_ATTR.items()}
 
@@ -122,25 +118,12 @@ def _after(cursor: str) -> str:
     return sk
 
 
-class MessageStore:
-    def __init__(
-        self,
-        table: str,
-        retention_days: int,
-        client: Callable[[], DynamoDBClient] = dynamodb,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.table = table
-        self.retention = retention_days * 86_400
-        self._client = client
-        self._clock = clock
+def _send_key(ptid: str) -> dict[str, Any]:
+    return to_item({"pk": f"TX#{ptid}", "sk": SEND_SK})
 
-    @property
-    def client(self) -> DynamoDBClient:
-        return self._client()
 
-    def _expires(self, now: float) -> dict[str, Any]:
-        return _n(int(now + self.retention))
+class MessageStore(TableStore):
+    """MessageStore(table, retention_days): sends, recipients and their reports."""
 
     # -- sends ---------------------------------------------------------------------------
 
@@ -152,19 +135,19 @@ class MessageStore:
         claimed again."""
         now = self._clock()
         values: dict[str, Any] = {
-            ":sending": _s(State.SENDING),
-            ":pending": _s(State.PENDING),
-            ":failed": _s(State.FAILED),
-            ":connector": _s(BY_CONNECTOR),
-            ":claim": _s(claim),
-            ":now": _n(now),
-            ":iso": _s(now_iso(now)),
-            ":kind": _s(meta.kind),
-            ":method": _s(meta.sending_method),
-            ":phones": {"L": [_s(p) for p in meta.phones]},
-            ":source": _s(meta.source_id),
-            ":one": _n(1),
-            ":exp": self._expires(now),
+            ":sending": State.SENDING,
+            ":pending": State.PENDING,
+            ":failed": State.FAILED,
+            ":connector": BY_CONNECTOR,
+            ":claim": claim,
+            ":now": now,
+            ":iso": now_iso(now),
+            ":kind": meta.kind,
+            ":method": meta.sending_method,
+            ":phones": meta.phones,
+            ":source": meta.source_id,
+            ":one": 1,
+            ":exp": self.expires(now),
         }
         sets = [
             "#state = :sending, claim = :claim, claimed_at = :now, kind = :kind",
@@ -174,45 +157,44 @@ class MessageStore:
         # What an earlier body under this id left behind goes (a corrected body).
         removes = ["reason", "rejected_by", "msg_ids"]
         if meta.sms_parts is not None:
-            values[":parts"] = _n(meta.sms_parts)
+            values[":parts"] = meta.sms_parts
             sets.append("sms_parts = :parts")
         else:
             removes.append("sms_parts")
         if meta.warnings:
-            values[":warnings"] = {"L": [_s(w) for w in meta.warnings]}
+            values[":warnings"] = meta.warnings
             sets.append("warnings = :warnings")
         else:
             removes.append("warnings")
         if meta.opted_out:
-            values[":opted"] = to_value(list(meta.opted_out))
+            values[":opted"] = meta.opted_out
             sets.append("opted_out = :opted")
         else:  # a retried claim may find the list changed since
             removes.append("opted_out")
         try:
-            self.client.update_item(
-                TableName=self.table,
-                Key={"pk": _s(f"TX#{ptid}"), "sk": _s(SEND_SK)},
-                UpdateExpression=(
-                    f"SET {', '.join(sets)} REMOVE {', '.join(removes)} ADD attempts :one"
-                ),
-                ConditionExpression=(
-                    "attribute_not_exists(pk) OR #state IN (:pending, :failed) "
-                    "OR rejected_by = :connector"
-                ),
-                ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues=values,
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if _code(exc) != "ConditionalCheckFailedException":
-                raise StorageError(_code(exc)) from exc
-            response = dict[str, Any](exc.response)
-            old: dict[str, Any] = response.get("Item", {})
+            with aws_errors():
+                self.client.update_item(
+                    TableName=self.table,
+                    Key=_send_key(ptid),
+                    UpdateExpression=(
+                        f"SET {', '.join(sets)} REMOVE {', '.join(removes)} ADD attempts :one"
+                    ),
+                    ConditionExpression=(
+                        "attribute_not_exists(pk) OR #state IN (:pending, :failed) "
+                        "OR rejected_by = :connector"
+                    ),
+                    ExpressionAttributeNames={"#state": "state"},
+                    ExpressionAttributeValues=to_values(values),
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+        except ConditionFailed as failed:
+            old = failed.old or {}
+            claimed_at = old.get("claimed_at")
             return Taken(
-                state=old.get("state", {}).get("S", "unknown"),
-                claim=old.get("claim", {}).get("S"),
-                claimed_at=float(old["claimed_at"]["N"]) if "claimed_at" in old else None,
-                reason=old.get("reason", {}).get("S"),
+                state=str(old.get("state", "unknown")),
+                claim=old.get("claim"),
+                claimed_at=float(claimed_at) if claimed_at is not None else None,
+                reason=old.get("reason"),
             )
         return Claimed(claim)
 
@@ -232,40 +214,35 @@ class MessageStore:
         can never be half-written. Returns False when the claim was no longer ours.
         `rejected_by` (BY_CONNECTOR, BY_PLATFORM) goes with a rejection."""
         now = self._clock()
-        values: dict[str, Any] = {
-            ":state": _s(state),
-            ":claim": _s(claim),
-            ":iso": _s(now_iso(now)),
-        }
+        values: dict[str, Any] = {":state": state, ":claim": claim, ":iso": now_iso(now)}
         sets = ["#state = :state", "updated_at = :iso"]
         removes = []
         if reason is None:
             removes.append("reason")
         else:
             sets.append("reason = :reason")
-            values[":reason"] = _s(reason[:REASON_MAX])
+            values[":reason"] = reason[:REASON_MAX]
         if rejected_by is not None:
             sets.append("rejected_by = :by")
-            values[":by"] = _s(rejected_by)
+            values[":by"] = rejected_by
         if msg_ids:
             sets.append("msg_ids = :msg_ids")
-            values[":msg_ids"] = {"M": {p: _s(m) for p, m in msg_ids.items() if p in phones}}
+            values[":msg_ids"] = {p: m for p, m in msg_ids.items() if p in phones}
         expression = "SET " + ", ".join(sets)
         if removes:
             expression += " REMOVE " + ", ".join(removes)
         try:
-            self.client.update_item(
-                TableName=self.table,
-                Key={"pk": _s(f"TX#{ptid}"), "sk": _s(SEND_SK)},
-                UpdateExpression=expression,
-                ConditionExpression="claim = :claim",
-                ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise StorageError(_code(exc)) from exc
+            with aws_errors():
+                self.client.update_item(
+                    TableName=self.table,
+                    Key=_send_key(ptid),
+                    UpdateExpression=expression,
+                    ConditionExpression="claim = :claim",
+                    ExpressionAttributeNames={"#state": "state"},
+                    ExpressionAttributeValues=to_values(values),
+                )
+        except ConditionFailed:
+            return False
         return True
 
     def give_up_stale(self, ptid: str, old_claim: str, reason: str) -> bool:
@@ -281,35 +258,35 @@ class MessageStore:
         an id the connector refused replaces the reason (the status shows the last one).
         `phones`: the recipients the body named, as far as they could be read."""
         now = self._clock()
+        values = {
+            ":rejected": State.REJECTED,
+            ":reason": reason[:REASON_MAX],
+            ":connector": BY_CONNECTOR,
+            ":source": source_id,
+            ":phones": phones,
+            ":zero": 0,
+            ":iso": now_iso(now),
+            ":exp": self.expires(now),
+        }
         try:
-            self.client.update_item(
-                TableName=self.table,
-                Key={"pk": _s(f"TX#{ptid}"), "sk": _s(SEND_SK)},
-                UpdateExpression=(
-                    "SET #state = :rejected, reason = :reason, rejected_by = :connector, "
-                    "source_id = :source, phones = :phones, "
-                    "attempts = if_not_exists(attempts, :zero), "
-                    "created_at = if_not_exists(created_at, :iso), updated_at = :iso, "
-                    "expires_at = :exp "
-                    "REMOVE kind, sms_parts, warnings, msg_ids, claim, claimed_at"
-                ),
-                ConditionExpression="attribute_not_exists(pk) OR rejected_by = :connector",
-                ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues={
-                    ":rejected": _s(State.REJECTED),
-                    ":reason": _s(reason[:REASON_MAX]),
-                    ":connector": _s(BY_CONNECTOR),
-                    ":source": _s(source_id),
-                    ":phones": {"L": [_s(p) for p in phones]},
-                    ":zero": _n(0),
-                    ":iso": _s(now_iso(now)),
-                    ":exp": self._expires(now),
-                },
-            )
-        except ClientError as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise StorageError(_code(exc)) from exc
+            with aws_errors():
+                self.client.update_item(
+                    TableName=self.table,
+                    Key=_send_key(ptid),
+                    UpdateExpression=(
+                        "SET #state = :rejected, reason = :reason, rejected_by = :connector, "
+                        "source_id = :source, phones = :phones, "
+                        "attempts = if_not_exists(attempts, :zero), "
+                        "created_at = if_not_exists(created_at, :iso), updated_at = :iso, "
+                        "expires_at = :exp "
+                        "REMOVE kind, sms_parts, warnings, msg_ids, claim, claimed_at"
+                    ),
+                    ConditionExpression="attribute_not_exists(pk) OR rejected_by = :connector",
+                    ExpressionAttributeNames={"#state": "state"},
+                    ExpressionAttributeValues=to_values(values),
+                )
+        except ConditionFailed:
+            return False
         return True
 
     # -- reports -------------------------------------------------------------------------
@@ -323,68 +300,74 @@ class MessageStore:
         first stored: a redelivered STOP after a START changes nothing, and a failure leaves
         neither written (the platform retries both)."""
         now = self._clock()
-        key_base = f"TX#{report.p_transaction_id}"
+        pk = f"TX#{report.p_transaction_id}"
         try:
-            if report.type is ReportType.REPLY:
-                assert report.text is not None
-                digest = hashlib.sha256(report.text.encode()).hexdigest()[:REPLY_DIGEST]
-                put: dict[str, Any] = {
-                    "TableName": self.table,
-                    "Item": {
-                        "pk": _s(key_base),
-                        "sk": _s(f"MSG#{report.msg_id}#R#{digest}"),
-                        "text": _s(report.text),
-                        "received_at": _s(now_iso(now)),
-                        "expires_at": self._expires(now),
-                    },
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-                if with_write is None:
-                    self.client.put_item(**put)
+            with aws_errors():
+                if report.type is ReportType.REPLY:
+                    self._put_reply(report, pk, now, with_write)
                 else:
-                    items: list[Any] = [{"Put": put}, with_write]
-                    self.client.transact_write_items(TransactItems=items)
-                return True
-            assert report.status is not None
-            attr = REPORT_ATTR[report.status]
-            values: dict[str, Any] = {":iso": _s(now_iso(now)), ":exp": self._expires(now)}
-            update = (
-                "SET #r = if_not_exists(#r, :iso), updated_at = :iso, "
-                "expires_at = if_not_exists(expires_at, :exp)"
-            )
-            condition = "attribute_not_exists(#r)"
-            if report.status_extended is not None:
-                # A late report may still fill in the detail (section E).
-                update += ", status_extended = :ext"
-                values[":ext"] = _s(report.status_extended)
-                condition += " OR attribute_not_exists(status_extended)"
-            self.client.update_item(
-                TableName=self.table,
-                Key={"pk": _s(key_base), "sk": _s(f"MSG#{report.msg_id}")},
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#r": attr},
-                ExpressionAttributeValues=values,
-            )
-            return True
-        except ClientError as exc:
-            if _code(exc) == "ConditionalCheckFailedException" or _repeated_reply(exc):
-                return False
-            raise StorageError(_code(exc)) from exc
+                    self._update_recipient(report, pk, now)
+        except ConditionFailed:
+            return False
+        return True
+
+    def _put_reply(
+        self, report: Report, pk: str, now: float, with_write: dict[str, Any] | None
+    ) -> None:
+        assert report.text is not None
+        digest = hashlib.sha256(report.text.encode()).hexdigest()[:REPLY_DIGEST]
+        item = {
+            "pk": pk,
+            "sk": f"MSG#{report.msg_id}#R#{digest}",
+            "text": report.text,
+            "received_at": now_iso(now),
+            "expires_at": self.expires(now),
+        }
+        put: dict[str, Any] = {
+            "TableName": self.table,
+            "Item": to_item(item),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+        if with_write is None:
+            self.client.put_item(**put)
+        else:  # the reply first: its failed condition is a repeat (ConditionFailed)
+            items: list[Any] = [{"Put": put}, with_write]
+            self.client.transact_write_items(TransactItems=items)
+
+    def _update_recipient(self, report: Report, pk: str, now: float) -> None:
+        assert report.status is not None
+        attr = REPORT_ATTR[report.status]
+        values: dict[str, Any] = {":iso": now_iso(now), ":exp": self.expires(now)}
+        update = (
+            "SET #r = if_not_exists(#r, :iso), updated_at = :iso, "
+            "expires_at = if_not_exists(expires_at, :exp)"
+        )
+        condition = "attribute_not_exists(#r)"
+        if report.status_extended is not None:
+            # A late report may still fill in the detail (section E).
+            update += ", status_extended = :ext"
+            values[":ext"] = report.status_extended
+            condition += " OR attribute_not_exists(status_extended)"
+        self.client.update_item(
+            TableName=self.table,
+            Key=to_item({"pk": pk, "sk": f"MSG#{report.msg_id}"}),
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#r": attr},
+            ExpressionAttributeValues=to_values(values),
+        )
 
     def recipient_phone(self, ptid: str, msg_id: str) -> str | None:
         """The phone a msg_id was sent to (one GetItem of the send's own item): from the
         platform's answer, or the only recipient of a send whose answer was lost. None when
         the send is unknown or the msg_id cannot be told apart among several recipients."""
-        try:
+        with aws_errors():
             answer = self.client.get_item(
                 TableName=self.table,
-                Key=to_item({"pk": f"TX#{ptid}", "sk": SEND_SK}),
+                Key=_send_key(ptid),
                 ProjectionExpression="phones, msg_ids",
                 ConsistentRead=True,
             )
-        except ClientError as exc:
-            raise StorageError(_code(exc)) from exc
         send = from_item(answer.get("Item") or {})
         for phone, known in (send.get("msg_ids") or {}).items():
             if known == msg_id:
@@ -416,7 +399,7 @@ class MessageStore:
         # The send's item, `limit` items, and one more to know whether there are more.
         page_size = None if limit is None else limit + 2
         for item in self._query(pk, after, page_size):
-            sk = item["sk"]["S"]
+            sk = str(item["sk"])
             if sk == SEND_SK:
                 send = _send_record(ptid, item)
                 continue
@@ -439,63 +422,39 @@ class MessageStore:
         return Lifecycle(send, ordered, _cursor(last) if more and last else None)
 
     def _send(self, ptid: str) -> SendRecord | None:
-        try:
-            item = self.client.get_item(
-                TableName=self.table, Key={"pk": _s(f"TX#{ptid}"), "sk": _s(SEND_SK)}
-            ).get("Item")
-        except ClientError as exc:
-            raise StorageError(_code(exc)) from exc
-        return _send_record(ptid, dict(item)) if item else None
+        with aws_errors():
+            item = self.client.get_item(TableName=self.table, Key=_send_key(ptid)).get("Item")
+        return _send_record(ptid, from_item(item)) if item else None
 
     def sends(self, ptids: Iterable[str]) -> dict[str, SendRecord]:
         """The send items of these ids, by BatchGetItem; an id with no send is left out.
         Raises StorageError when the table cannot answer (the caller retries later)."""
+        keys = [{"pk": f"TX#{ptid}", "sk": SEND_SK} for ptid in sorted(set(ptids))]
         found: dict[str, SendRecord] = {}
-        wanted = sorted(set(ptids))
-        for start in range(0, len(wanted), BATCH_GET_MAX):
-            keys = [
-                {"pk": _s(f"TX#{ptid}"), "sk": _s(SEND_SK)}
-                for ptid in wanted[start : start + BATCH_GET_MAX]
-            ]
-            for item in self._batch_get(keys):
-                ptid = item["pk"]["S"].removeprefix("TX#")
-                found[ptid] = _send_record(ptid, item)
+        for item in self.batch_get(keys):
+            ptid = str(item["pk"]).removeprefix("TX#")
+            found[ptid] = _send_record(ptid, item)
         return found
 
-    def _batch_get(self, keys: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        request: dict[str, Any] = {self.table: {"Keys": keys}}
-        try:
-            for attempt in range(BATCH_GET_TRIES):
-                page = self.client.batch_get_item(RequestItems=request)
-                yield from page.get("Responses", {}).get(self.table, [])
-                request = dict(page.get("UnprocessedKeys") or {})
-                if not request:
-                    return
-                time.sleep(0.05 * 2**attempt)  # throttled: back off as the SDK would
-        except ClientError as exc:
-            raise StorageError(_code(exc)) from exc
-        raise StorageError("UnprocessedKeys")
-
     def _query(self, pk: str, after: str | None, page_size: int | None) -> Iterator[dict[str, Any]]:
+        """The partition's items (plain values), newest sort key first."""
         kwargs: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": _s(pk)},
+            "ExpressionAttributeValues": to_values({":pk": pk}),
             "ScanIndexForward": False,
         }
         if after is not None:
-            kwargs["ExclusiveStartKey"] = {"pk": _s(pk), "sk": _s(after)}
+            kwargs["ExclusiveStartKey"] = to_item({"pk": pk, "sk": after})
         if page_size is not None:
             kwargs["Limit"] = page_size
-        try:
-            while True:
+        while True:
+            with aws_errors():
                 page = self.client.query(**kwargs)
-                yield from page.get("Items", [])
-                if "LastEvaluatedKey" not in page:
-                    return
-                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        except ClientError as exc:
-            raise StorageError(_code(exc)) from exc
+            yield from map(from_item, page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def item_change(
@@ -504,27 +463,35 @@ def item_change(
     new: Mapping[str, Any] | None,
     at: float | None = None,
 ) -> ItemChange | None:
-    """What one write did to one item, from a stream record's keys, images and time (epoch
-    seconds), read by the same parsers as `lifecycle` and the opt-out routes. None for the
-    media cache's items (IMG#, OBJ#)."""
-    pk, sk = keys["pk"]["S"], keys["sk"]["S"]
+    """What one write did to one item, from a stream record's keys, images (the table's own
+    attribute-value form) and time (epoch seconds), read by the same parsers as `lifecycle`
+    and the opt-out routes. None for the media cache's items (IMG#, OBJ#)."""
+    key = from_item(keys)
+    pk, sk = str(key["pk"]), str(key["sk"])
     if pk == OPTOUT_PARTITION:
         return entry_change(sk, old, new, now_iso(at) if at is not None else None)
     if not pk.startswith("TX#"):
         return None
     ptid = pk.removeprefix("TX#")
+    before = from_item(old) if old else None
+    after = from_item(new) if new else None
     if sk == SEND_SK:
         return SendChange(
-            _send_record(ptid, old) if old else None, _send_record(ptid, new) if new else None
+            _send_record(ptid, before) if before else None,
+            _send_record(ptid, after) if after else None,
         )
     if not sk.startswith("MSG#"):
         return None
     msg_id, digest = _recipient_key(sk)
     if digest:
         return ReplyChange(
-            ptid, msg_id, digest, _reply(old) if old else None, _reply(new) if new else None
+            ptid,
+            msg_id,
+            digest,
+            _reply(before) if before else None,
+            _reply(after) if after else None,
         )
-    return RecipientChange(ptid, _recipient(msg_id, old), _recipient(msg_id, new))
+    return RecipientChange(ptid, _recipient(msg_id, before), _recipient(msg_id, after))
 
 
 def _recipient_key(sk: str) -> tuple[str, str]:
@@ -533,8 +500,11 @@ def _recipient_key(sk: str) -> tuple[str, str]:
     return msg_id, digest
 
 
+# The parsers below read an item's plain values (from_item).
+
+
 def _reply(item: Mapping[str, Any]) -> Reply:
-    return Reply(item["text"]["S"], item["received_at"]["S"])
+    return Reply(str(item["text"]), str(item["received_at"]))
 
 
 def _recipient(msg_id: str, item: Mapping[str, Any] | None) -> RecipientRecord | None:
@@ -548,34 +518,25 @@ def _recipient(msg_id: str, item: Mapping[str, Any] | None) -> RecipientRecord |
 def _send_record(ptid: str, item: Mapping[str, Any]) -> SendRecord:
     return SendRecord(
         p_transaction_id=ptid,
-        state=item["state"]["S"],
-        reason=item.get("reason", {}).get("S"),
-        phones=tuple(p["S"] for p in item.get("phones", {}).get("L", [])),
-        msg_ids={p: m["S"] for p, m in item.get("msg_ids", {}).get("M", {}).items()},
-        kind=item.get("kind", {}).get("S"),
-        sms_parts=int(item["sms_parts"]["N"]) if "sms_parts" in item else None,
-        claimed_at=float(item["claimed_at"]["N"]) if "claimed_at" in item else None,
-        claim=item.get("claim", {}).get("S"),
-        attempts=int(item.get("attempts", {}).get("N", "0")),
-        created_at=item.get("created_at", {}).get("S"),
-        updated_at=item.get("updated_at", {}).get("S"),
-        warnings=tuple(w["S"] for w in item.get("warnings", {}).get("L", [])),
-        opted_out=tuple(p["S"] for p in item.get("opted_out", {}).get("L", [])),
+        state=str(item["state"]),
+        reason=item.get("reason"),
+        phones=tuple(item.get("phones", ())),
+        msg_ids=dict(item.get("msg_ids", {})),
+        kind=item.get("kind"),
+        sms_parts=int(item["sms_parts"]) if "sms_parts" in item else None,
+        claimed_at=float(item["claimed_at"]) if "claimed_at" in item else None,
+        claim=item.get("claim"),
+        attempts=int(item.get("attempts", 0)),
+        created_at=item.get("created_at"),
+        updated_at=item.get("updated_at"),
+        warnings=tuple(item.get("warnings", ())),
+        opted_out=tuple(item.get("opted_out", ())),
     )
 
 
-def _repeated_reply(exc: ClientError) -> bool:
-    """A reply's transaction cancelled only because the reply (its first item) was stored
-    before: a repeat, exactly as the plain write's failed condition."""
-    if _code(exc) != "TransactionCanceledException":
-        return False
-    reasons = dict[str, Any](exc.response).get("CancellationReasons") or []
-    return bool(reasons) and reasons[0].get("Code") == "ConditionalCheckFailed"
-
-
 def _fill_recipient(record: RecipientRecord, item: Mapping[str, Any]) -> None:
-    record.status_extended = item.get("status_extended", {}).get("S")
-    record.updated_at = item.get("updated_at", {}).get("S")
+    record.status_extended = item.get("status_extended")
+    record.updated_at = item.get("updated_at")
     for name, value in item.items():
         if name in ATTR_REPORT:
-            record.reported[ATTR_REPORT[name]] = value["S"]
+            record.reported[ATTR_REPORT[name]] = str(value)

@@ -15,79 +15,42 @@ a second at any rate limit the platform grants; writes are one per STOP, START o
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
 
-from botocore.exceptions import ClientError
-
-from messaggio_core.dal.clients import dynamodb
-from messaggio_core.dal.common import StorageError, from_item, now_iso, to_item, to_values
-from messaggio_core.dal.common import code as _code
+from messaggio_core.dal.common import (
+    ConditionFailed,
+    TableStore,
+    aws_errors,
+    from_item,
+    now_iso,
+    to_item,
+    to_values,
+)
 from messaggio_core.protocol.optout import Intent, KeywordMatch
 from messaggio_core.records import OptOutChange, OptOutEntry
 
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
-
 PARTITION: Final = "OPTOUT"
 PREFIX: Final = "PHONE#"
-BATCH_GET_MAX: Final = 100  # keys in one BatchGetItem (DynamoDB's limit)
-UNPROCESSED_ATTEMPTS: Final = 5  # BatchGetItem's unprocessed keys, asked again with backoff
 _FIELDS: Final = ("opted_out_at", "source", "keyword", "p_transaction_id", "msg_id", "caller")
 
 
 def key(phone: str) -> dict[str, Any]:
-    return to_item({"pk": PARTITION, "sk": PREFIX + phone})
+    """The entry's key, plain (to_item makes it DynamoDB's)."""
+    return {"pk": PARTITION, "sk": PREFIX + phone}
 
 
-class OptOutStore:
-    def __init__(
-        self,
-        table: str,
-        client: Callable[[], DynamoDBClient] = dynamodb,
-        clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.table = table
-        self._client = client
-        self._clock = clock
-        self._sleep = sleep
-
-    @property
-    def client(self) -> DynamoDBClient:
-        return self._client()
+class OptOutStore(TableStore):
+    """OptOutStore(table): the list's entries, kept for ever (no retention)."""
 
     # -- the sender's check --------------------------------------------------------------
 
     def suppressed(self, phones: Iterable[str]) -> frozenset[str]:
         """Which of `phones` are on the list: one BatchGetItem for up to 100 phones (a batch
         of sends), keys only, strongly consistent."""
-        wanted = sorted(set(phones))
-        found: set[str] = set()
-        for start in range(0, len(wanted), BATCH_GET_MAX):
-            keys = [key(p) for p in wanted[start : start + BATCH_GET_MAX]]
-            found.update(self._batch_get(keys))
-        return frozenset(found)
-
-    def _batch_get(self, keys: list[dict[str, Any]]) -> set[str]:
-        request: dict[str, Any] = {
-            self.table: {"Keys": keys, "ProjectionExpression": "sk", "ConsistentRead": True}
-        }
-        found: set[str] = set()
-        for attempt in range(UNPROCESSED_ATTEMPTS):
-            try:
-                answer = self.client.batch_get_item(RequestItems=request)
-            except ClientError as exc:
-                raise StorageError(_code(exc)) from exc
-            for item in answer.get("Responses", {}).get(self.table, []):
-                found.add(str(from_item(item)["sk"]).removeprefix(PREFIX))
-            unprocessed: dict[str, Any] = dict(answer.get("UnprocessedKeys") or {})
-            if not unprocessed.get(self.table, {}).get("Keys"):
-                return found
-            request = unprocessed
-            self._sleep(0.05 * 2**attempt)
-        raise StorageError("UnprocessedKeys")
+        keys = [key(p) for p in sorted(set(phones))]
+        found = self.batch_get(keys, ProjectionExpression="sk", ConsistentRead=True)
+        return frozenset(str(item["sk"]).removeprefix(PREFIX) for item in found)
 
     # -- a keyword reply (one item of the reply's own transaction) ------------------------
 
@@ -97,7 +60,7 @@ class OptOutStore:
         """The TransactWriteItems item that applies a keyword reply: STOP adds the entry
         (a phone already on the list keeps its first entry), START deletes it."""
         if match.intent is Intent.OPT_IN:
-            return {"Delete": {"TableName": self.table, "Key": key(phone)}}
+            return {"Delete": {"TableName": self.table, "Key": to_item(key(phone))}}
         entry = OptOutEntry(
             phone=phone,
             opted_out_at=now_iso(self._clock()),
@@ -110,7 +73,7 @@ class OptOutStore:
         return {
             "Update": {
                 "TableName": self.table,
-                "Key": key(phone),
+                "Key": to_item(key(phone)),
                 "UpdateExpression": "SET "
                 + ", ".join(f"#{n} = if_not_exists(#{n}, :{n})" for n in values),
                 "ExpressionAttributeNames": {f"#{n}": n for n in values},
@@ -121,10 +84,10 @@ class OptOutStore:
     # -- the API's routes ----------------------------------------------------------------
 
     def entry(self, phone: str) -> OptOutEntry | None:
-        try:
-            answer = self.client.get_item(TableName=self.table, Key=key(phone), ConsistentRead=True)
-        except ClientError as exc:
-            raise StorageError(_code(exc)) from exc
+        with aws_errors():
+            answer = self.client.get_item(
+                TableName=self.table, Key=to_item(key(phone)), ConsistentRead=True
+            )
         item = answer.get("Item")
         return _entry(from_item(item)) if item else None
 
@@ -135,31 +98,27 @@ class OptOutStore:
             phone=phone, opted_out_at=now_iso(self._clock()), source="api", caller=caller
         )
         try:
-            self.client.put_item(
-                TableName=self.table,
-                Item={**key(phone), **to_item(_attributes(entry))},
-                ConditionExpression="attribute_not_exists(pk)",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if _code(exc) != "ConditionalCheckFailedException":
-                raise StorageError(_code(exc)) from exc
-            old = dict[str, Any](exc.response).get("Item")
-            if not old:  # DynamoDB always returns it; an emulator may not
+            with aws_errors():
+                self.client.put_item(
+                    TableName=self.table,
+                    Item=to_item({**key(phone), **_attributes(entry)}),
+                    ConditionExpression="attribute_not_exists(pk)",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+        except ConditionFailed as failed:
+            if failed.old is None:  # DynamoDB always returns it; an emulator may not
                 found = self.entry(phone)
                 assert found is not None
                 return found, False
-            return _entry(from_item(old)), False
+            return _entry(failed.old), False
         return entry, True
 
     def remove(self, phone: str) -> bool:
         """DELETE: False when the phone was not on the list."""
-        try:
+        with aws_errors():
             answer = self.client.delete_item(
-                TableName=self.table, Key=key(phone), ReturnValues="ALL_OLD"
+                TableName=self.table, Key=to_item(key(phone)), ReturnValues="ALL_OLD"
             )
-        except ClientError as exc:
-            raise StorageError(_code(exc)) from exc
         return bool(answer.get("Attributes"))
 
     def page(self, limit: int, after: str | None) -> tuple[list[OptOutEntry], str | None]:
@@ -172,11 +131,9 @@ class OptOutStore:
             "Limit": limit,
         }
         if after is not None:
-            kwargs["ExclusiveStartKey"] = key(after)
-        try:
+            kwargs["ExclusiveStartKey"] = to_item(key(after))
+        with aws_errors():
             answer = self.client.query(**kwargs)
-        except ClientError as exc:
-            raise StorageError(_code(exc)) from exc
         entries = [_entry(from_item(item)) for item in answer.get("Items", [])]
         last = answer.get("LastEvaluatedKey")
         return entries, str(from_item(last)["sk"]).removeprefix(PREFIX) if last else None

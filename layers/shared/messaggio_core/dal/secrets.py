@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from messaggio_core.dal.clients import AWS_CONFIG
+from messaggio_core.dal.common import error_code
 
 MAX_AGE_SECONDS: Final = 300
 
@@ -77,7 +78,7 @@ def _read_failure(exc: GetParameterError) -> str:
     """Powertools raises GetParameterError inside `except`: the AWS error is its context."""
     cause = exc.__context__
     if isinstance(cause, ClientError):
-        code = str(cause.response.get("Error", {}).get("Code", "Unknown"))
+        code = error_code(cause)
         return _READ_FAILURES.get(code, f"Secrets Manager answered {code}")
     return f"Secrets Manager unreachable ({type(cause).__name__})"
 
