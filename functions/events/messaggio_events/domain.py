@@ -244,12 +244,20 @@ class Change:
 
 @dataclass(frozen=True, slots=True)
 class RecordFailure:
-    """Why a record's events did not all reach the bus (for the log: ids only)."""
+    """Why a record's events did not all reach the bus, for the log: ids only (never the
+    phone an opt-out entry is keyed by)."""
 
-    record_id: str
+    change: Change
     reason: str
-    p_transaction_id: str | None
     detail_types: tuple[str, ...]
+
+    @property
+    def p_transaction_id(self) -> str | None:
+        item = self.change.item
+        if isinstance(item, SendChange):
+            record = item.new or item.old
+            return record.p_transaction_id if record is not None else None
+        return getattr(item, "p_transaction_id", None)
 
 
 @dataclass
@@ -289,10 +297,5 @@ def publish(changes: Sequence[Change], sends: Sends, bus: Bus) -> Outcome:
 
 
 def _fail(outcome: Outcome, change: Change, events: Sequence[Draft | Event], reason: str) -> None:
-    ptid = getattr(change.item, "p_transaction_id", None)
-    if isinstance(change.item, SendChange):
-        record = change.item.new or change.item.old
-        ptid = record.p_transaction_id if record is not None else None
-    outcome.failures[change.record_id] = RecordFailure(
-        change.record_id, reason, ptid, tuple(str(e.detail_type) for e in events)
-    )
+    detail_types = tuple(str(e.detail_type) for e in events)
+    outcome.failures[change.record_id] = RecordFailure(change, reason, detail_types)

@@ -74,7 +74,7 @@ def report(outcome: Outcome, unreadable: int) -> None:
         logger.error(
             "events not published; the stream retries the record",
             extra={
-                "record_id": failure.record_id,
+                "record_id": failure.change.record_id,
                 "correlation_id": failure.p_transaction_id,
                 "reason": failure.reason,
                 "detail_types": list(failure.detail_types),

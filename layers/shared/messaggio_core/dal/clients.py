@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import boto3
 from botocore.config import Config
@@ -24,32 +24,30 @@ AWS_CONFIG: Final = Config(
 
 
 @cache
+def client(service: str) -> Any:
+    """One client per service and container, made on first use (not at import: cold start)."""
+    return boto3.client(service, config=AWS_CONFIG)  # type: ignore[call-overload]
+
+
 def dynamodb() -> DynamoDBClient:
-    """One client per container, made on first use (not at import: cold start)."""
-    return boto3.client("dynamodb", config=AWS_CONFIG)
+    return cast("DynamoDBClient", client("dynamodb"))
 
 
-@cache
 def sqs() -> SQSClient:
-    return boto3.client("sqs", config=AWS_CONFIG)
+    return cast("SQSClient", client("sqs"))
 
 
-@cache
 def s3() -> S3Client:
-    return boto3.client("s3", config=AWS_CONFIG)
+    return cast("S3Client", client("s3"))
 
 
-@cache
 def events() -> EventBridgeClient:
-    return boto3.client("events", config=AWS_CONFIG)
+    return cast("EventBridgeClient", client("events"))
 
 
 def reset_clients() -> None:
     """Forget the clients (tests start a new emulated AWS for each test)."""
-    dynamodb.cache_clear()
-    sqs.cache_clear()
-    s3.cache_clear()
-    events.cache_clear()
+    client.cache_clear()
     queue_url.cache_clear()
 
 

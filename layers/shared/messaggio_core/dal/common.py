@@ -22,6 +22,8 @@ _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
 BATCH_GET_MAX: Final = 100  # keys in one BatchGetItem (DynamoDB's limit)
 BATCH_GET_TRIES: Final = 5  # calls for one chunk's unprocessed keys before giving up
+# `state` is a reserved word: expressions name it #state.
+STATE: Final[Mapping[str, str]] = {"#state": "state"}
 # S3's codes for an object that does not exist (HEAD has no body: its code is the status).
 _MISSING: Final = frozenset({"404", "NoSuchKey", "NotFound"})
 
@@ -145,6 +147,84 @@ class TableStore:
         """The TTL attribute's value for an item written at `now`."""
         return int(now + self.retention)
 
+    def get(self, key: Mapping[str, Any], **options: Any) -> dict[str, Any] | None:
+        """One GetItem (`options`: its projection, consistency): the item's plain values, or
+        None when there is no such item."""
+        with aws_errors():
+            answer = self.client.get_item(TableName=self.table, Key=to_item(key), **options)
+        item = answer.get("Item")
+        return from_item(item) if item else None
+
+    def update(
+        self,
+        key: Mapping[str, Any],
+        expression: str,
+        values: Mapping[str, Any],
+        condition: str | None = None,
+        *,
+        names: Mapping[str, str] = STATE,
+        old_on_failure: bool = False,
+    ) -> None:
+        """One UpdateItem, all plain values (`names`: attribute names the expressions may
+        use). ConditionFailed when `condition` does not hold, with the item as it was if
+        `old_on_failure`."""
+        request = {"TableName": self.table, "Key": to_item(key), "UpdateExpression": expression}
+        with aws_errors():
+            self.client.update_item(**_write(request, condition, values, names, old_on_failure))
+
+    def put(
+        self, item: Mapping[str, Any], condition: str | None = None, *, old_on_failure: bool = False
+    ) -> None:
+        """One PutItem of plain values; ConditionFailed as `update`."""
+        request = {"TableName": self.table, "Item": to_item(item)}
+        with aws_errors():
+            self.client.put_item(**_write(request, condition, {}, STATE, old_on_failure))
+
+    def delete(
+        self,
+        key: Mapping[str, Any],
+        condition: str | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        """One DeleteItem: the item as it was, None when there was none. ConditionFailed
+        when `condition` (with its `values`) does not hold."""
+        request = {"TableName": self.table, "Key": to_item(key), "ReturnValues": "ALL_OLD"}
+        with aws_errors():
+            answer = self.client.delete_item(**_write(request, condition, values or {}, STATE))
+        old = answer.get("Attributes")
+        return from_item(old) if old else None
+
+    def query(
+        self,
+        pk: str,
+        *,
+        prefix: str | None = None,
+        after: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """One Query page of the partition `pk` (sort keys starting with `prefix`), after the
+        key `after`: its items, and the last key read when more may remain (DynamoDB's
+        LastEvaluatedKey), all plain values."""
+        condition = "pk = :pk" + (" AND begins_with(sk, :prefix)" if prefix is not None else "")
+        values = {":pk": pk} if prefix is None else {":pk": pk, ":prefix": prefix}
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": to_values(values),
+            "ScanIndexForward": not newest_first,
+        }
+        if after is not None:
+            request["ExclusiveStartKey"] = to_item(after)
+        if limit is not None:
+            request["Limit"] = limit
+        with aws_errors():
+            page = self.client.query(**request)
+        last = page.get("LastEvaluatedKey")
+        return [from_item(item) for item in page.get("Items", [])], from_item(
+            last
+        ) if last else None
+
     def batch_get(
         self, keys: Sequence[Mapping[str, Any]], **options: Any
     ) -> Iterator[dict[str, Any]]:
@@ -164,3 +244,26 @@ class TableStore:
                 self._sleep(0.05 * 2**attempt)
             else:
                 raise StorageError("UnprocessedKeys")
+
+
+def _write(
+    request: dict[str, Any],
+    condition: str | None,
+    values: Mapping[str, Any],
+    names: Mapping[str, str],
+    old_on_failure: bool = False,
+) -> dict[str, Any]:
+    """A write's request with its condition, the values and the attribute names its
+    expressions use (DynamoDB refuses a name no expression uses), and the old item asked
+    for when the condition fails."""
+    expressions = f"{request.get('UpdateExpression', '')} {condition or ''}"
+    if condition is not None:
+        request["ConditionExpression"] = condition
+    if values:
+        request["ExpressionAttributeValues"] = to_values(values)
+    used = {name: attribute for name, attribute in names.items() if name in expressions}
+    if used:
+        request["ExpressionAttributeNames"] = used
+    if old_on_failure:
+        request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+    return request

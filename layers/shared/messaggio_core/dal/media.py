@@ -22,10 +22,7 @@ from messaggio_core.dal.common import (
     ConditionFailed,
     TableStore,
     aws_errors,
-    from_item,
     now_iso,
-    to_item,
-    to_values,
 )
 from messaggio_core.protocol.media import MAX_BYTES, SNIFF_BYTES
 from messaggio_core.protocol.signature import file_md5
@@ -76,11 +73,11 @@ class ObjectTooLarge(Exception):
 
 
 def _image_key(md5: str) -> dict[str, Any]:
-    return to_item({"pk": f"IMG#{md5}", "sk": "IMAGE"})
+    return {"pk": f"IMG#{md5}", "sk": "IMAGE"}
 
 
 def _object_key(bucket: str, key: str) -> dict[str, Any]:
-    return to_item({"pk": f"OBJ#{bucket}/{key}", "sk": "OBJECT"})
+    return {"pk": f"OBJ#{bucket}/{key}", "sk": "OBJECT"}
 
 
 class MediaStore(TableStore):
@@ -149,20 +146,9 @@ class MediaStore(TableStore):
             condition += " OR (#state = :ready AND uploaded_at < :expired)"
             values[":ready"] = "ready"
             values[":expired"] = expired_before
+        update = "SET #state = :uploading, claim = :claim, claimed_at = :now, expires_at = :exp"
         try:
-            with aws_errors():
-                self.client.update_item(
-                    TableName=self.table,
-                    Key=_image_key(md5),
-                    UpdateExpression=(
-                        "SET #state = :uploading, claim = :claim, claimed_at = :now, "
-                        "expires_at = :exp"
-                    ),
-                    ConditionExpression=condition,
-                    ExpressionAttributeNames={"#state": "state"},
-                    ExpressionAttributeValues=to_values(values),
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                )
+            self.update(_image_key(md5), update, values, condition, old_on_failure=True)
         except ConditionFailed as failed:
             return _cached(failed.old or {})
         return None
@@ -187,34 +173,19 @@ class MediaStore(TableStore):
         else:
             update += ", reason = :reason"
             values[":reason"] = (reason or "refused")[:500]
-        with contextlib.suppress(ConditionFailed), aws_errors():  # the claim went stale
-            self.client.update_item(
-                TableName=self.table,
-                Key=_image_key(md5),
-                UpdateExpression=update,
-                ConditionExpression="claim = :claim",
-                ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues=to_values(values),
-            )
+        with contextlib.suppress(ConditionFailed):  # the claim went stale: another's now
+            self.update(_image_key(md5), update, values, "claim = :claim")
 
     def release_upload(self, md5: str, claim: str) -> None:
         """Gives up an upload that failed in transit, so the next try may claim it at once."""
-        with contextlib.suppress(ConditionFailed), aws_errors():  # no longer ours to give up
-            self.client.delete_item(
-                TableName=self.table,
-                Key=_image_key(md5),
-                ConditionExpression="claim = :claim AND #state = :uploading",
-                ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues=to_values({":claim": claim, ":uploading": "uploading"}),
-            )
+        condition = "claim = :claim AND #state = :uploading"
+        values = {":claim": claim, ":uploading": "uploading"}
+        with contextlib.suppress(ConditionFailed):  # no longer ours to give up
+            self.delete(_image_key(md5), condition, values)
 
     def image(self, md5: str) -> CachedImage | None:
-        with aws_errors():
-            answer = self.client.get_item(
-                TableName=self.table, Key=_image_key(md5), ConsistentRead=True
-            )
-        item = answer.get("Item")
-        return _cached(from_item(item)) if item else None
+        item = self.get(_image_key(md5), ConsistentRead=True)
+        return _cached(item) if item else None
 
     def point(
         self,
@@ -236,20 +207,13 @@ class MediaStore(TableStore):
             "version_id": version,
         }
         item = {name: value for name, value in values.items() if value}  # absent: not stored
-        with aws_errors():
-            self.client.put_item(
-                TableName=self.table, Item={**_object_key(bucket, key), **to_item(item)}
-            )
+        self.put({**_object_key(bucket, key), **item})
 
     def pointer(self, bucket: str, key: str) -> ObjectPointer | None:
-        with aws_errors():
-            item = self.client.get_item(TableName=self.table, Key=_object_key(bucket, key)).get(
-                "Item"
-            )
+        item = self.get(_object_key(bucket, key))
         if not item:
             return None
-        values = from_item(item)
-        return ObjectPointer(values.get("md5"), values.get("etag"), values.get("reason"))
+        return ObjectPointer(item.get("md5"), item.get("etag"), item.get("reason"))
 
 
 def _cached(item: dict[str, Any]) -> CachedImage:

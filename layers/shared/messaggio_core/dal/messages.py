@@ -37,7 +37,6 @@ from messaggio_core.dal.common import (
     from_item,
     now_iso,
     to_item,
-    to_values,
 )
 from messaggio_core.dal.optouts import PARTITION as OPTOUT_PARTITION
 from messaggio_core.dal.optouts import entry_change
@@ -119,7 +118,7 @@ def _after(cursor: str) -> str:
 
 
 def _send_key(ptid: str) -> dict[str, Any]:
-    return to_item({"pk": f"TX#{ptid}", "sk": SEND_SK})
+    return {"pk": f"TX#{ptid}", "sk": SEND_SK}
 
 
 class MessageStore(TableStore):
@@ -172,21 +171,14 @@ class MessageStore(TableStore):
         else:  # a retried claim may find the list changed since
             removes.append("opted_out")
         try:
-            with aws_errors():
-                self.client.update_item(
-                    TableName=self.table,
-                    Key=_send_key(ptid),
-                    UpdateExpression=(
-                        f"SET {', '.join(sets)} REMOVE {', '.join(removes)} ADD attempts :one"
-                    ),
-                    ConditionExpression=(
-                        "attribute_not_exists(pk) OR #state IN (:pending, :failed) "
-                        "OR rejected_by = :connector"
-                    ),
-                    ExpressionAttributeNames={"#state": "state"},
-                    ExpressionAttributeValues=to_values(values),
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                )
+            self.update(
+                _send_key(ptid),
+                f"SET {', '.join(sets)} REMOVE {', '.join(removes)} ADD attempts :one",
+                values,
+                "attribute_not_exists(pk) OR #state IN (:pending, :failed) "
+                "OR rejected_by = :connector",
+                old_on_failure=True,
+            )
         except ConditionFailed as failed:
             old = failed.old or {}
             claimed_at = old.get("claimed_at")
@@ -232,15 +224,7 @@ class MessageStore(TableStore):
         if removes:
             expression += " REMOVE " + ", ".join(removes)
         try:
-            with aws_errors():
-                self.client.update_item(
-                    TableName=self.table,
-                    Key=_send_key(ptid),
-                    UpdateExpression=expression,
-                    ConditionExpression="claim = :claim",
-                    ExpressionAttributeNames={"#state": "state"},
-                    ExpressionAttributeValues=to_values(values),
-                )
+            self.update(_send_key(ptid), expression, values, "claim = :claim")
         except ConditionFailed:
             return False
         return True
@@ -268,23 +252,15 @@ class MessageStore(TableStore):
             ":iso": now_iso(now),
             ":exp": self.expires(now),
         }
+        expression = (
+            "SET #state = :rejected, reason = :reason, rejected_by = :connector, "
+            "source_id = :source, phones = :phones, attempts = if_not_exists(attempts, :zero), "
+            "created_at = if_not_exists(created_at, :iso), updated_at = :iso, expires_at = :exp "
+            "REMOVE kind, sms_parts, warnings, msg_ids, claim, claimed_at"
+        )
+        condition = "attribute_not_exists(pk) OR rejected_by = :connector"
         try:
-            with aws_errors():
-                self.client.update_item(
-                    TableName=self.table,
-                    Key=_send_key(ptid),
-                    UpdateExpression=(
-                        "SET #state = :rejected, reason = :reason, rejected_by = :connector, "
-                        "source_id = :source, phones = :phones, "
-                        "attempts = if_not_exists(attempts, :zero), "
-                        "created_at = if_not_exists(created_at, :iso), updated_at = :iso, "
-                        "expires_at = :exp "
-                        "REMOVE kind, sms_parts, warnings, msg_ids, claim, claimed_at"
-                    ),
-                    ConditionExpression="attribute_not_exists(pk) OR rejected_by = :connector",
-                    ExpressionAttributeNames={"#state": "state"},
-                    ExpressionAttributeValues=to_values(values),
-                )
+            self.update(_send_key(ptid), expression, values, condition)
         except ConditionFailed:
             return False
         return True
@@ -302,11 +278,10 @@ class MessageStore(TableStore):
         now = self._clock()
         pk = f"TX#{report.p_transaction_id}"
         try:
-            with aws_errors():
-                if report.type is ReportType.REPLY:
-                    self._put_reply(report, pk, now, with_write)
-                else:
-                    self._update_recipient(report, pk, now)
+            if report.type is ReportType.REPLY:
+                self._put_reply(report, pk, now, with_write)
+            else:
+                self._update_recipient(report, pk, now)
         except ConditionFailed:
             return False
         return True
@@ -323,16 +298,14 @@ class MessageStore(TableStore):
             "received_at": now_iso(now),
             "expires_at": self.expires(now),
         }
-        put: dict[str, Any] = {
-            "TableName": self.table,
-            "Item": to_item(item),
-            "ConditionExpression": "attribute_not_exists(pk)",
-        }
+        condition = "attribute_not_exists(pk)"
         if with_write is None:
-            self.client.put_item(**put)
-        else:  # the reply first: its failed condition is a repeat (ConditionFailed)
-            items: list[Any] = [{"Put": put}, with_write]
-            self.client.transact_write_items(TransactItems=items)
+            self.put(item, condition)
+            return
+        put = {"TableName": self.table, "Item": to_item(item), "ConditionExpression": condition}
+        writes: list[Any] = [{"Put": put}, with_write]
+        with aws_errors():  # the reply's condition failing cancels it all: ConditionFailed
+            self.client.transact_write_items(TransactItems=writes)
 
     def _update_recipient(self, report: Report, pk: str, now: float) -> None:
         assert report.status is not None
@@ -348,27 +321,17 @@ class MessageStore(TableStore):
             update += ", status_extended = :ext"
             values[":ext"] = report.status_extended
             condition += " OR attribute_not_exists(status_extended)"
-        self.client.update_item(
-            TableName=self.table,
-            Key=to_item({"pk": pk, "sk": f"MSG#{report.msg_id}"}),
-            UpdateExpression=update,
-            ConditionExpression=condition,
-            ExpressionAttributeNames={"#r": attr},
-            ExpressionAttributeValues=to_values(values),
-        )
+        key = {"pk": pk, "sk": f"MSG#{report.msg_id}"}
+        self.update(key, update, values, condition, names={"#r": attr})
 
     def recipient_phone(self, ptid: str, msg_id: str) -> str | None:
         """The phone a msg_id was sent to (one GetItem of the send's own item): from the
         platform's answer, or the only recipient of a send whose answer was lost. None when
         the send is unknown or the msg_id cannot be told apart among several recipients."""
-        with aws_errors():
-            answer = self.client.get_item(
-                TableName=self.table,
-                Key=_send_key(ptid),
-                ProjectionExpression="phones, msg_ids",
-                ConsistentRead=True,
-            )
-        send = from_item(answer.get("Item") or {})
+        found = self.get(
+            _send_key(ptid), ProjectionExpression="phones, msg_ids", ConsistentRead=True
+        )
+        send = found or {}
         for phone, known in (send.get("msg_ids") or {}).items():
             if known == msg_id:
                 return str(phone)
@@ -422,9 +385,8 @@ class MessageStore(TableStore):
         return Lifecycle(send, ordered, _cursor(last) if more and last else None)
 
     def _send(self, ptid: str) -> SendRecord | None:
-        with aws_errors():
-            item = self.client.get_item(TableName=self.table, Key=_send_key(ptid)).get("Item")
-        return _send_record(ptid, from_item(item)) if item else None
+        item = self.get(_send_key(ptid))
+        return _send_record(ptid, item) if item else None
 
     def sends(self, ptids: Iterable[str]) -> dict[str, SendRecord]:
         """The send items of these ids, by BatchGetItem; an id with no send is left out.
@@ -437,24 +399,13 @@ class MessageStore(TableStore):
         return found
 
     def _query(self, pk: str, after: str | None, page_size: int | None) -> Iterator[dict[str, Any]]:
-        """The partition's items (plain values), newest sort key first."""
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": to_values({":pk": pk}),
-            "ScanIndexForward": False,
-        }
-        if after is not None:
-            kwargs["ExclusiveStartKey"] = to_item({"pk": pk, "sk": after})
-        if page_size is not None:
-            kwargs["Limit"] = page_size
+        """The partition's items (plain values), newest sort key first, page after page."""
+        start = None if after is None else {"pk": pk, "sk": after}
         while True:
-            with aws_errors():
-                page = self.client.query(**kwargs)
-            yield from map(from_item, page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
+            items, start = self.query(pk, after=start, limit=page_size, newest_first=True)
+            yield from items
+            if start is None:
                 return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def item_change(

@@ -6,7 +6,8 @@
 No new table and no index: the sender's check is one BatchGetItem of the batch's phones, an
 entry is one GetItem/PutItem/DeleteItem, and the export is a Query of the one partition, in
 phone order. Entries never expire (no `expires_at`): a STOP holds until a START or a DELETE.
-The table's DynamoDB stream sees every change, so events can be published from it.
+The table's DynamoDB stream sees every change: the events function publishes Recipient Opted
+Out and Opted In from it (`entry_change`).
 
 One partition is enough: the sender reads at most one batch's phones a call (consistently, so
 an acknowledged STOP is honoured by the very next claim), far below a partition's 3,000 reads
@@ -21,7 +22,6 @@ from typing import Any, Final
 from messaggio_core.dal.common import (
     ConditionFailed,
     TableStore,
-    aws_errors,
     from_item,
     now_iso,
     to_item,
@@ -84,12 +84,8 @@ class OptOutStore(TableStore):
     # -- the API's routes ----------------------------------------------------------------
 
     def entry(self, phone: str) -> OptOutEntry | None:
-        with aws_errors():
-            answer = self.client.get_item(
-                TableName=self.table, Key=to_item(key(phone)), ConsistentRead=True
-            )
-        item = answer.get("Item")
-        return _entry(from_item(item)) if item else None
+        item = self.get(key(phone), ConsistentRead=True)
+        return _entry(item) if item else None
 
     def add(self, phone: str, caller: str | None) -> tuple[OptOutEntry, bool]:
         """PUT: the entry and True when it is new; the existing entry, untouched, and False
@@ -98,13 +94,8 @@ class OptOutStore(TableStore):
             phone=phone, opted_out_at=now_iso(self._clock()), source="api", caller=caller
         )
         try:
-            with aws_errors():
-                self.client.put_item(
-                    TableName=self.table,
-                    Item=to_item({**key(phone), **_attributes(entry)}),
-                    ConditionExpression="attribute_not_exists(pk)",
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                )
+            item = {**key(phone), **_attributes(entry)}
+            self.put(item, "attribute_not_exists(pk)", old_on_failure=True)
         except ConditionFailed as failed:
             if failed.old is None:  # DynamoDB always returns it; an emulator may not
                 found = self.entry(phone)
@@ -115,28 +106,15 @@ class OptOutStore(TableStore):
 
     def remove(self, phone: str) -> bool:
         """DELETE: False when the phone was not on the list."""
-        with aws_errors():
-            answer = self.client.delete_item(
-                TableName=self.table, Key=to_item(key(phone)), ReturnValues="ALL_OLD"
-            )
-        return bool(answer.get("Attributes"))
+        return self.delete(key(phone)) is not None
 
     def page(self, limit: int, after: str | None) -> tuple[list[OptOutEntry], str | None]:
         """Up to `limit` entries in phone order, after the phone `after`; the last phone of
         the page when more may remain (DynamoDB's own LastEvaluatedKey), else None."""
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": to_values({":pk": PARTITION, ":prefix": PREFIX}),
-            "Limit": limit,
-        }
-        if after is not None:
-            kwargs["ExclusiveStartKey"] = to_item(key(after))
-        with aws_errors():
-            answer = self.client.query(**kwargs)
-        entries = [_entry(from_item(item)) for item in answer.get("Items", [])]
-        last = answer.get("LastEvaluatedKey")
-        return entries, str(from_item(last)["sk"]).removeprefix(PREFIX) if last else None
+        start = None if after is None else key(after)
+        items, last = self.query(PARTITION, prefix=PREFIX, after=start, limit=limit)
+        entries = [_entry(item) for item in items]
+        return entries, str(last["sk"]).removeprefix(PREFIX) if last else None
 
 
 def entry_change(
