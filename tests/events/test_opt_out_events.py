@@ -58,9 +58,16 @@ def test_a_stop_reply_then_a_start_publish_opted_out_then_opted_in(
     events.pump()
     ((kind, back),) = opt_events(events.details())
     assert kind == OPTED_IN
-    assert back["phone"] == A and back["opted_out_at"] == entry["opted_out_at"]
-    assert back["opted_in_at"] >= entry["opted_out_at"][:19]  # the stream's time: seconds
-    assert back["event_id"] == event_id("opted_in", A, entry["opted_out_at"])
+    assert {k: v for k, v in back.items() if k != "opted_in_at"} == {
+        "phone": A,
+        "source": "keyword",
+        "keyword": "START",
+        "p_transaction_id": PTID,
+        "msg_id": MA,
+        "opted_out_at": entry["opted_out_at"],
+        "event_id": event_id("opted_in", A, entry["opted_out_at"]),
+    }
+    assert back["opted_in_at"] >= entry["opted_out_at"]
     assert events.metric("EventsPublished") == 5  # state, two replies, out, in
     no_phone_logged(events, api)
 
@@ -105,13 +112,19 @@ def test_the_routes_publish_with_source_api(events: Events, api: Api) -> None:
         None,
     )
     assert out["caller"] == created["caller"] and out["caller"]
-    assert (back["phone"], back["opted_out_at"]) == (B, created["opted_out_at"])
+    assert (back["phone"], back["source"], back["keyword"], back["msg_id"]) == (
+        B,
+        "api",
+        None,
+        None,
+    )
+    assert back["opted_out_at"] == created["opted_out_at"] <= back["opted_in_at"]
     no_phone_logged(events, api)
 
 
 def test_the_committed_opt_out_stream_event(events: Events) -> None:
     """events/stream_opt_out.json (for `sam local invoke`): a STOP reply and the entry it
-    made, then a START reply and the entry it removed."""
+    made, then a START reply: its mark on the entry (no event) and the entry removed."""
     events.send(PTID, {A: MA})  # the send the replies join
     answer = events.invoke(load_event("stream_opt_out.json"))
     assert answer == {"batchItemFailures": []}
@@ -120,5 +133,40 @@ def test_the_committed_opt_out_stream_event(events: Events) -> None:
     out, back = found[1][1], found[3][1]
     assert (out["phone"], out["keyword"], out["msg_id"]) == (A, "STOP", MA)
     assert out["opted_out_at"] == back["opted_out_at"] == "2026-12-02T14:09:36.104Z"
-    assert back["opted_in_at"] == "2026-12-02T14:12:01.000Z"
+    assert (back["opted_in_at"], back["source"], back["keyword"]) == (
+        "2026-12-02T14:12:01.262Z",
+        "keyword",
+        "START",
+    )
     assert [d["phone"] for _, d in found] == [A] * 4
+
+
+def test_an_entry_removed_by_hand_publishes_opted_in_with_the_stream_time(events: Events) -> None:
+    """An entry deleted other than by START or DELETE (the console, a script) carries no mark:
+    the event has the stream record's time and a null source."""
+    record = next(
+        r for r in load_event("stream_opt_out.json")["Records"] if r["eventName"] == "REMOVE"
+    )
+    del record["dynamodb"]["OldImage"]["opt_in"]
+    assert events.invoke({"Records": [record]}) == {"batchItemFailures": []}
+    ((kind, back),) = events.details()
+    assert kind == OPTED_IN
+    assert back["opted_in_at"] == "2026-12-02T14:12:01.000Z"  # ApproximateCreationDateTime
+    assert (back["source"], back["keyword"], back["msg_id"]) == (None, None, None)
+
+
+def test_a_repeated_start_leaves_no_false_opt_in(events: Events, api: Api) -> None:
+    """A START the platform repeats after a later STOP marks the new entry but removes
+    nothing; the DELETE that later removes it publishes its own source, not the repeat's."""
+    events.send(PTID, {A: MA})
+    assert api.invoke(reply_event("STOP")).json() == {"stored": True}
+    assert api.invoke(reply_event("Start")).json() == {"stored": True}
+    assert api.invoke(reply_event("Stop.")).json() == {"stored": True}  # another text: new
+    assert api.invoke(reply_event("Start")).json() == {"stored": False}  # the repeat
+    assert api.invoke(opt_out_event("GET", A)).status == 200  # still on the list
+    events.pump()
+    assert [t for t, _ in opt_events(events.details())] == [OPTED_OUT, OPTED_IN, OPTED_OUT]
+    assert api.invoke(opt_out_event("DELETE", A)).status == 204
+    events.pump()
+    ((kind, back),) = opt_events(events.details())
+    assert (kind, back["source"], back["keyword"], back["msg_id"]) == (OPTED_IN, "api", None, None)

@@ -15,8 +15,8 @@ the bus.
 - `Recipient Opted Out` when a phone is put on the opt-out list (its entry appears: a STOP
   reply or PUT /opt-outs/{phone}); a repeated STOP, which keeps the first entry, publishes
   nothing. `Recipient Opted In` when it is taken off (its entry is removed: a START reply or
-  DELETE /opt-outs/{phone}); the store keeps no record of which, so the event says when and
-  since when the phone had been on the list.
+  DELETE /opt-outs/{phone}), with how, as the remover marked the entry before removing it;
+  an entry removed otherwise (by hand) has no mark: the stream's time, and a null source.
 - `event_id` is a UUID derived from what changed, so a re-published change repeats it.
 
 A new kind of item publishes by a builder in BUILDERS (its change type to its drafts), a
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, Final, Protocol
 
@@ -35,6 +35,7 @@ from messaggio_core.protocol.reports import STATUS_EXTENDED_REASON, highest
 from messaggio_core.protocol.surface import EVENT_SOURCE, State
 from messaggio_core.records import (
     ItemChange,
+    OptIn,
     OptOutChange,
     RecipientChange,
     ReplyChange,
@@ -165,9 +166,10 @@ def opt_out_changed(change: OptOutChange) -> list[Draft]:
         }
         return [Draft(DetailType.OPTED_OUT, detail)]
     if old is not None and new is None:
+        how = asdict(change.opt_in or OptIn(opted_in_at=change.at or "", source=""))
         detail = {
             "phone": old.phone,
-            "opted_in_at": change.at,
+            **{name: value or None for name, value in how.items()},
             "opted_out_at": old.opted_out_at,
             "event_id": event_id("opted_in", old.phone, old.opted_out_at),
         }

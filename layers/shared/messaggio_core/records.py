@@ -208,15 +208,28 @@ class ReplyChange:
 
 
 @dataclass(frozen=True, slots=True)
+class OptIn:
+    """How a phone came off the list: what its remover marked the entry with, just before
+    removing it (a removal leaves no item to say so)."""
+
+    opted_in_at: str
+    source: str  # "keyword" (a START reply) or "api" (DELETE /opt-outs/{phone})
+    keyword: str | None = None  # the keyword as configured
+    p_transaction_id: str | None = None  # the send the reply answered
+    msg_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class OptOutChange:
     """One phone's opt-out entry before and after one write (None: absent). `at`: when the
-    write was stored (the stream record's time, in whole seconds): a removal leaves no item
-    to say when it happened."""
+    write was stored (the stream record's time, in whole seconds); `opt_in`: for a removal,
+    how the phone came off the list (None for an entry removed by hand, unmarked)."""
 
     phone: str
     old: OptOutEntry | None
     new: OptOutEntry | None
     at: str | None = None
+    opt_in: OptIn | None = None
 
 
 type ItemChange = SendChange | RecipientChange | ReplyChange | OptOutChange

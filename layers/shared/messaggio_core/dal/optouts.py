@@ -1,7 +1,9 @@
 """The opt-out (suppression) list, in the messages table under its own partition:
 
     OPTOUT  PHONE#<digits>   one phone on the list: opted_out_at, source (keyword | api),
-                             keyword, p_transaction_id and msg_id of the reply, caller
+                             keyword, p_transaction_id and msg_id of the reply, caller;
+                             opt_in (a map: how it is being taken off, written by START or
+                             DELETE just before they remove the entry, for the stream)
 
 No new table and no index: the sender's check is one BatchGetItem of the batch's phones, an
 entry is one GetItem/PutItem/DeleteItem, and the export is a Query of the one partition, in
@@ -17,6 +19,7 @@ a second at any rate limit the platform grants; writes are one per STOP, START o
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import asdict
 from typing import Any, Final
 
 from messaggio_core.dal.common import (
@@ -28,7 +31,7 @@ from messaggio_core.dal.common import (
     to_values,
 )
 from messaggio_core.protocol.optout import Intent, KeywordMatch
-from messaggio_core.records import OptOutChange, OptOutEntry
+from messaggio_core.records import OptIn, OptOutChange, OptOutEntry
 
 PARTITION: Final = "OPTOUT"
 PREFIX: Final = "PHONE#"
@@ -58,8 +61,13 @@ class OptOutStore(TableStore):
         self, match: KeywordMatch, phone: str, p_transaction_id: str, msg_id: str
     ) -> dict[str, Any]:
         """The TransactWriteItems item that applies a keyword reply: STOP adds the entry
-        (a phone already on the list keeps its first entry), START deletes it."""
+        (a phone already on the list keeps its first entry), START deletes it. START first
+        marks the entry with how it comes off (one UpdateItem, when the phone is on the
+        list); a START that turns out to be a repeat leaves the mark, which the next removal
+        writes again."""
         if match.intent is Intent.OPT_IN:
+            now = now_iso(self._clock())
+            self._mark(phone, OptIn(now, "keyword", match.keyword, p_transaction_id, msg_id))
             return {"Delete": {"TableName": self.table, "Key": to_item(key(phone))}}
         entry = OptOutEntry(
             phone=phone,
@@ -105,8 +113,21 @@ class OptOutStore(TableStore):
         return entry, True
 
     def remove(self, phone: str) -> bool:
-        """DELETE: False when the phone was not on the list."""
+        """DELETE: False when the phone was not on the list. The entry is marked with how it
+        comes off (`api`), then deleted: two requests."""
+        if not self._mark(phone, OptIn(now_iso(self._clock()), "api")):
+            return False
         return self.delete(key(phone)) is not None
+
+    def _mark(self, phone: str, opt_in: OptIn) -> bool:
+        """Writes `opt_in` on the phone's entry, so the stream's record of its removal says
+        how and when it came off; False when the phone is not on the list."""
+        mark = {name: value for name, value in asdict(opt_in).items() if value is not None}
+        try:
+            self.update(key(phone), "SET opt_in = :mark", {":mark": mark}, "attribute_exists(pk)")
+        except ConditionFailed:
+            return False
+        return True
 
     def page(self, limit: int, after: str | None) -> tuple[list[OptOutEntry], str | None]:
         """Up to `limit` entries in phone order, after the phone `after`; the last phone of
@@ -121,13 +142,27 @@ def entry_change(
     sk: str, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None, at: str | None
 ) -> OptOutChange:
     """What one write did to one phone's entry, from a stream record's images (a STOP or a
-    PUT adds it, a START or a DELETE removes it; a repeated STOP leaves it as it was)."""
+    PUT adds it, a START or a DELETE marks it and removes it; a repeated STOP leaves it as
+    it was)."""
+    before = from_item(old) if old else None
+    after = from_item(new) if new else None
+    mark = before.get("opt_in") if before is not None and after is None else None
     return OptOutChange(
         sk.removeprefix(PREFIX),
-        _entry(from_item(old)) if old else None,
-        _entry(from_item(new)) if new else None,
+        _entry(before) if before is not None else None,
+        _entry(after) if after is not None else None,
         at,
+        _opt_in(mark),
     )
+
+
+def _opt_in(mark: Any) -> OptIn | None:
+    """The removal's mark (see `_mark`); None when there is none."""
+    if not isinstance(mark, dict) or "opted_in_at" not in mark or "source" not in mark:
+        return None
+    known = ("keyword", "p_transaction_id", "msg_id")
+    more = {name: str(mark[name]) for name in known if mark.get(name) is not None}
+    return OptIn(str(mark["opted_in_at"]), str(mark["source"]), **more)
 
 
 def _attributes(entry: OptOutEntry) -> dict[str, Any]:
