@@ -38,7 +38,7 @@ from messaggio_callbacks.domain import (
     receive,
     remove_opt_out,
 )
-from messaggio_callbacks.settings import Settings, settings
+from messaggio_callbacks.settings import CallbacksSettings, settings
 from messaggio_core.dal.common import StorageError
 from messaggio_core.dal.messages import MessageStore
 from messaggio_core.dal.optouts import OptOutStore
@@ -186,12 +186,12 @@ def _json(status: HTTPStatus, payload: dict[str, Any]) -> Response[str]:
     )
 
 
-def _store(config: Settings) -> MessageStore:
-    return MessageStore(config.messages_table, config.retention_days)
+def _store(config: CallbacksSettings) -> MessageStore:
+    return MessageStore(config.table, config.retention_days)
 
 
-def _optouts(config: Settings) -> OptOutStore:
-    return OptOutStore(config.messages_table)
+def _optouts(config: CallbacksSettings) -> OptOutStore:
+    return OptOutStore(config.table)
 
 
 def _report_keys(report: Report | None) -> dict[str, Any]:
