@@ -18,7 +18,7 @@ from typing import Annotated, Any, Final, Literal
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.params import Form, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
@@ -304,14 +304,30 @@ def _keyword_outcome(receipt: Receipt) -> None:
         metrics.add_metric(name="OptOutUnresolved", unit=MetricUnit.Count, value=1)
 
 
-# A report's fields (protocol.md section E), for the OpenAPI document: the routes read them
-# from the raw event (messaggio_core.protocol.reports checks them), never from these names.
-_MSG_ID = "the platform's id of the message to one recipient"
-_PTID = "the send's p_transaction_id, echoed back"
-_TYPE = "delivery, seen or reply; absent for a standard (SMS) report"
-_STATUS = "delivery: delivered, undelivered or buffered; standard: 0, -1, -2 or -3"
-_EXTENDED = "why a Viber message was not delivered (VIBER_USER_NOT_FOUND, ...)"
-_TEXT = "a reply's text"
+class ReportFields(BaseModel):
+    """A report's fields (docs/protocol.md section E), for the OpenAPI document only: the
+    routes read them from the raw event (messaggio_core.protocol.reports checks them)."""
+
+    msg_id: str | None = Field(
+        None, description="the platform's id of the message to one recipient"
+    )
+    p_transaction_id: str | None = Field(
+        None, description="the send's p_transaction_id, echoed back"
+    )
+    type: str | None = Field(
+        None, description="delivery, seen or reply; absent for a standard (SMS) report"
+    )
+    status: str | None = Field(
+        None, description="delivery: delivered, undelivered or buffered; standard: 0, -1, -2 or -3"
+    )
+    status_extended: str | None = Field(
+        None, description="why a Viber message was not delivered (VIBER_USER_NOT_FOUND, ...)"
+    )
+    text: str | None = Field(None, description="a reply's text")
+
+
+FORM: Final = "application/x-www-form-urlencoded"
+NO_FIELDS: Final = ReportFields()  # the resolver (no validation) passes only the path
 
 
 @app.get(
@@ -323,15 +339,7 @@ _TEXT = "a reply's text"
     tags=["callbacks"],
     operation_id="callbackGet",
 )
-def callback_get(
-    token: str,
-    msg_id: Annotated[str | None, Query(description=_MSG_ID)] = None,
-    p_transaction_id: Annotated[str | None, Query(description=_PTID)] = None,
-    type: Annotated[str | None, Query(description=_TYPE)] = None,
-    status: Annotated[str | None, Query(description=_STATUS)] = None,
-    status_extended: Annotated[str | None, Query(description=_EXTENDED)] = None,
-    text: Annotated[str | None, Query(description=_TEXT)] = None,
-) -> Response[str]:
+def callback_get(token: str, report: Annotated[ReportFields, Query()] = NO_FIELDS) -> Response[str]:
     return _callback(token)
 
 
@@ -345,13 +353,7 @@ def callback_get(
     operation_id="callbackPost",
 )
 def callback_post(
-    token: str,
-    msg_id: Annotated[str | None, Form(description=_MSG_ID)] = None,
-    p_transaction_id: Annotated[str | None, Form(description=_PTID)] = None,
-    type: Annotated[str | None, Form(description=_TYPE)] = None,
-    status: Annotated[str | None, Form(description=_STATUS)] = None,
-    status_extended: Annotated[str | None, Form(description=_EXTENDED)] = None,
-    text: Annotated[str | None, Form(description=_TEXT)] = None,
+    token: str, report: Annotated[ReportFields, Body(media_type=FORM)] = NO_FIELDS
 ) -> Response[str]:
     return _callback(token)
 
