@@ -45,6 +45,7 @@ from messaggio_core.dal.optouts import OptOutStore
 from messaggio_core.dal.secrets import CredentialsUnavailable, credentials
 from messaggio_core.protocol.optout import OPTED_OUT, Intent, InvalidPhone
 from messaggio_core.protocol.reports import InvalidReport, Report, Status
+from messaggio_core.protocol.send import Kind
 from messaggio_core.protocol.surface import STATUS_PAGE_ITEMS, State
 
 app = APIGatewayRestResolver()
@@ -94,7 +95,7 @@ class StatusView(BaseModel):
     p_transaction_id: str
     state: State
     reason: str | None
-    kind: str | None
+    kind: Kind | None
     sms_parts: int | None
     attempts: int
     created_at: str | None

@@ -37,6 +37,7 @@ from messaggio_core.protocol.optout import OPTED_OUT, InvalidPhone, normalise_ph
 from messaggio_core.protocol.send import (
     MAX_RECIPIENTS,
     InvalidSendRequest,
+    Kind,
     Message,
     S3Ref,
     parse_message,
@@ -52,7 +53,7 @@ class Done:
     result: Outcome
     p_transaction_id: str
     reason: str | None = None
-    kind: str | None = None
+    kind: Kind | None = None
     recipients: int = 0
     warnings: tuple[str, ...] = ()
     failed: bool = False  # retried on its last allowed delivery: recorded `failed`
@@ -265,7 +266,7 @@ async def _claim(
 ) -> Claimed | Done:
     ptid = message.p_transaction_id
     meta = SendMeta(
-        kind=message.shown_kind,
+        kind=message.kind,
         sending_method=message.body.sending_method,
         phones=tuple(message.recipients),
         sms_parts=message.sms.parts if message.sms is not None else None,
@@ -314,7 +315,7 @@ def _done(
         result,
         message.p_transaction_id,
         reason,
-        kind=message.shown_kind,
+        kind=message.kind,
         recipients=len(message.recipients),
         warnings=message.warnings,
         failed=failed,
