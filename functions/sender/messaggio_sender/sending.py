@@ -50,7 +50,7 @@ from messaggio_core.protocol.surface import State
 class Done:
     """What became of one record; the handler turns it into a metric and a batch answer."""
 
-    result: Outcome
+    outcome: Outcome
     p_transaction_id: str
     reason: str | None = None
     kind: Kind | None = None
@@ -305,14 +305,14 @@ async def _refuse(
 
 def _done(
     message: Message,
-    result: Outcome,
+    outcome: Outcome,
     reason: str | None,
     *,
     failed: bool = False,
     suppressed: int = 0,
 ) -> Done:
     return Done(
-        result,
+        outcome,
         message.p_transaction_id,
         reason,
         kind=message.kind,
