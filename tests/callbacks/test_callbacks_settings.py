@@ -8,13 +8,15 @@ import pytest
 from pydantic import ValidationError
 
 from messaggio_callbacks.domain import AllowList, source_allowed
-from messaggio_callbacks.settings import Settings, settings
+from messaggio_callbacks.settings import CallbacksSettings, settings
 
 BASE = {"MESSAGES_TABLE": "t", "MESSAGGIO_SECRET_ID": "s"}
 
 
 def _allow_list(value: str) -> AllowList:
-    return Settings.model_validate({**BASE, "CALLBACK_ALLOWED_CIDRS": value}).allowed_cidrs
+    return CallbacksSettings.from_environment(
+        {**BASE, "CALLBACK_ALLOWED_CIDRS": value}
+    ).allowed_cidrs
 
 
 @pytest.mark.parametrize("value", ["", " ", " , "])
@@ -77,7 +79,7 @@ def test_a_malformed_entry_allows_no_one_and_says_why(value: str, says: str) -> 
 )
 def test_a_broken_configuration_is_refused(env: dict[str, str]) -> None:
     with pytest.raises(ValidationError):
-        Settings.model_validate(env)
+        CallbacksSettings.from_environment(env)
 
 
 def test_settings_are_read_once(monkeypatch: pytest.MonkeyPatch) -> None:

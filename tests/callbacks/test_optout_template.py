@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from messaggio_callbacks.settings import Settings
+from messaggio_callbacks.settings import CallbacksSettings
 from messaggio_core.protocol.optout import DEFAULT_OPT_IN, DEFAULT_OPT_OUT, keyword_list
 from messaggio_local.template import resource, template
 
@@ -68,7 +68,9 @@ def test_each_function_may_make_its_opt_out_calls() -> None:
 )
 def test_keyword_lists_that_cannot_work_are_refused(env: dict[str, str]) -> None:
     with pytest.raises(ValidationError):
-        Settings.model_validate({"MESSAGES_TABLE": "t", "MESSAGGIO_SECRET_ID": "s", **env})
+        CallbacksSettings.from_environment(
+            {"MESSAGES_TABLE": "t", "MESSAGGIO_SECRET_ID": "s", **env}
+        )
 
 
 def test_a_keyword_that_could_not_be_applied_raises_an_alarm() -> None:

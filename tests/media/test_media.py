@@ -10,6 +10,7 @@ from email.parser import BytesParser
 from email.policy import HTTP
 
 import pytest
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from messaggio_core.failures import RetryLater
 from messaggio_media.uploads import BadNotification, objects
@@ -139,6 +140,10 @@ def test_a_test_event_and_junk_bodies_are_not_retried(media: Media) -> None:
     assert media.sandbox.uploads() == []
 
 
+def sqs_record(body: str) -> SQSRecord:
+    return SQSRecord({"messageId": "m-1", "body": body})
+
+
 def test_notification_keys_are_url_decoded() -> None:
     body = json.dumps(
         {
@@ -150,10 +155,10 @@ def test_notification_keys_are_url_decoded() -> None:
             ]
         }
     )
-    (ref,) = objects(body)
+    (ref,) = objects(sqs_record(body))
     assert ref.key == "a b+cé.png"
     with pytest.raises(BadNotification):
-        objects('{"Records": [{"eventName": "ObjectCreated:Put"}]}')
+        objects(sqs_record('{"Records": [{"eventName": "ObjectCreated:Put"}]}'))
 
 
 @pytest.mark.parametrize(
@@ -168,7 +173,7 @@ def test_a_notification_naming_what_s3_never_would_is_refused_and_logged_small(
         "s3": {"bucket": {"name": bucket}, "object": {"key": key}},
     }
     with pytest.raises(BadNotification):
-        objects(json.dumps({"Records": [record]}))
+        objects(sqs_record(json.dumps({"Records": [record]})))
     event = media.event("media_new_image.json")
     event["Records"][0]["body"] = json.dumps({"Records": [record] * 10})
     assert media.invoke(event) == []

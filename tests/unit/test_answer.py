@@ -33,7 +33,7 @@ def test_submitted_pairs_msg_ids_with_phones() -> None:
         (-1, Outcome.REJECTED),
         (-2, Outcome.ACCOUNT_PROBLEM),
         (-3, Outcome.REJECTED),
-        (-4, Outcome.TRANSIENT),
+        (-4, Outcome.RETRIED),
         (-5, Outcome.ACCOUNT_PROBLEM),
     ],
 )

@@ -59,7 +59,7 @@ def test_the_predecessors_invalid_json_error_is_still_read() -> None:
     ],
 )
 def test_unreadable_answers_are_retried(raw: bytes) -> None:
-    assert read_upload_answer(raw).outcome is UploadOutcome.UNREADABLE
+    assert read_upload_answer(raw).outcome is UploadOutcome.RETRIED
 
 
 @given(st.binary(max_size=200))

@@ -77,7 +77,7 @@ def test_kinds() -> None:
         parse(image_id="IMG", button_text="Track", button_link="https://x.test/1").kind
         is Kind.TEXT_PICTURE_BUTTON
     )
-    assert parse(sending_method="sms").kind is Kind.TEXT
+    assert parse(sending_method="sms").kind is Kind.SMS
 
 
 def test_picture_has_no_txt_term_in_signature_or_form() -> None:

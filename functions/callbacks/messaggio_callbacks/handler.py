@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from functools import partial
+from functools import partial, wraps
 from http import HTTPStatus
 from typing import Annotated, Any, Final, Literal
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.params import Form, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
@@ -38,13 +38,14 @@ from messaggio_callbacks.domain import (
     receive,
     remove_opt_out,
 )
-from messaggio_callbacks.settings import Settings, settings
+from messaggio_callbacks.settings import CallbacksSettings, settings
 from messaggio_core.dal.common import StorageError
 from messaggio_core.dal.messages import MessageStore
 from messaggio_core.dal.optouts import OptOutStore
 from messaggio_core.dal.secrets import CredentialsUnavailable, credentials
 from messaggio_core.protocol.optout import OPTED_OUT, Intent, InvalidPhone
 from messaggio_core.protocol.reports import InvalidReport, Report, Status
+from messaggio_core.protocol.send import Kind
 from messaggio_core.protocol.surface import STATUS_PAGE_ITEMS, State
 
 app = APIGatewayRestResolver()
@@ -94,7 +95,7 @@ class StatusView(BaseModel):
     p_transaction_id: str
     state: State
     reason: str | None
-    kind: str | None
+    kind: Kind | None
     sms_parts: int | None
     attempts: int
     created_at: str | None
@@ -151,29 +152,10 @@ _STATUS_RESPONSES: Final[dict[int, Any]] = {
 }
 
 
+# Every opt-out route's errors (_opt_out_route adds them to the route's own answers).
 _OPT_OUT_ERRORS: Final[dict[int, Any]] = {
     400: _doc("Not a phone number (the reason says why).", ErrorAnswer),
     503: _doc("Storage unavailable; retry.", ErrorAnswer),
-}
-_OPT_OUT_GET_RESPONSES: Final[dict[int, Any]] = {
-    200: _doc("The phone's entry.", OptOutView),
-    404: _doc("Not on the list.", ErrorAnswer),
-    **_OPT_OUT_ERRORS,
-}
-_OPT_OUT_PUT_RESPONSES: Final[dict[int, Any]] = {
-    200: _doc("Already on the list; its entry, unchanged.", OptOutView),
-    201: _doc("Added.", OptOutView),
-    **_OPT_OUT_ERRORS,
-}
-_OPT_OUT_DELETE_RESPONSES: Final[dict[int, Any]] = {
-    204: {"description": "Taken off the list."},
-    404: _doc("Not on the list.", ErrorAnswer),
-    **_OPT_OUT_ERRORS,
-}
-_OPT_OUT_LIST_RESPONSES: Final[dict[int, Any]] = {
-    200: _doc("One page.", OptOutPage),
-    400: _doc("`next` or `limit` unusable.", ErrorAnswer),
-    503: _OPT_OUT_ERRORS[503],
 }
 
 
@@ -186,12 +168,12 @@ def _json(status: HTTPStatus, payload: dict[str, Any]) -> Response[str]:
     )
 
 
-def _store(config: Settings) -> MessageStore:
-    return MessageStore(config.messages_table, config.retention_days)
+def _store(config: CallbacksSettings) -> MessageStore:
+    return MessageStore(config.table, config.retention_days)
 
 
-def _optouts(config: Settings) -> OptOutStore:
-    return OptOutStore(config.messages_table)
+def _optouts(config: CallbacksSettings) -> OptOutStore:
+    return OptOutStore(config.table)
 
 
 def _report_keys(report: Report | None) -> dict[str, Any]:
@@ -304,14 +286,30 @@ def _keyword_outcome(receipt: Receipt) -> None:
         metrics.add_metric(name="OptOutUnresolved", unit=MetricUnit.Count, value=1)
 
 
-# A report's fields (protocol.md section E), for the OpenAPI document: the routes read them
-# from the raw event (messaggio_core.protocol.reports checks them), never from these names.
-_MSG_ID = "the platform's id of the message to one recipient"
-_PTID = "the send's p_transaction_id, echoed back"
-_TYPE = "delivery, seen or reply; absent for a standard (SMS) report"
-_STATUS = "delivery: delivered, undelivered or buffered; standard: 0, -1, -2 or -3"
-_EXTENDED = "why a Viber message was not delivered (VIBER_USER_NOT_FOUND, ...)"
-_TEXT = "a reply's text"
+class ReportFields(BaseModel):
+    """A report's fields (docs/protocol.md section E), for the OpenAPI document only: the
+    routes read them from the raw event (messaggio_core.protocol.reports checks them)."""
+
+    msg_id: str | None = Field(
+        None, description="the platform's id of the message to one recipient"
+    )
+    p_transaction_id: str | None = Field(
+        None, description="the send's p_transaction_id, echoed back"
+    )
+    type: str | None = Field(
+        None, description="delivery, seen or reply; absent for a standard (SMS) report"
+    )
+    status: str | None = Field(
+        None, description="delivery: delivered, undelivered or buffered; standard: 0, -1, -2 or -3"
+    )
+    status_extended: str | None = Field(
+        None, description="why a Viber message was not delivered (VIBER_USER_NOT_FOUND, ...)"
+    )
+    text: str | None = Field(None, description="a reply's text")
+
+
+FORM: Final = "application/x-www-form-urlencoded"
+NO_FIELDS: Final = ReportFields()  # the resolver (no validation) passes only the path
 
 
 @app.get(
@@ -323,15 +321,7 @@ _TEXT = "a reply's text"
     tags=["callbacks"],
     operation_id="callbackGet",
 )
-def callback_get(
-    token: str,
-    msg_id: Annotated[str | None, Query(description=_MSG_ID)] = None,
-    p_transaction_id: Annotated[str | None, Query(description=_PTID)] = None,
-    type: Annotated[str | None, Query(description=_TYPE)] = None,
-    status: Annotated[str | None, Query(description=_STATUS)] = None,
-    status_extended: Annotated[str | None, Query(description=_EXTENDED)] = None,
-    text: Annotated[str | None, Query(description=_TEXT)] = None,
-) -> Response[str]:
+def callback_get(token: str, report: Annotated[ReportFields, Query()] = NO_FIELDS) -> Response[str]:
     return _callback(token)
 
 
@@ -345,13 +335,7 @@ def callback_get(
     operation_id="callbackPost",
 )
 def callback_post(
-    token: str,
-    msg_id: Annotated[str | None, Form(description=_MSG_ID)] = None,
-    p_transaction_id: Annotated[str | None, Form(description=_PTID)] = None,
-    type: Annotated[str | None, Form(description=_TYPE)] = None,
-    status: Annotated[str | None, Form(description=_STATUS)] = None,
-    status_extended: Annotated[str | None, Form(description=_EXTENDED)] = None,
-    text: Annotated[str | None, Form(description=_TEXT)] = None,
+    token: str, report: Annotated[ReportFields, Body(media_type=FORM)] = NO_FIELDS
 ) -> Response[str]:
     return _callback(token)
 
@@ -401,58 +385,81 @@ def _caller() -> str | None:
     return str(arn) if arn else None
 
 
-def _opt_out_call[T](what: str, fn: Callable[[], T]) -> T | Response[str]:
-    """Runs one opt-out route's domain call; a bad phone or page is 400, storage 503. The
-    log names the route's action, never the phone."""
-    try:
-        return fn()
-    except (InvalidPhone, InvalidPage) as exc:
-        # The reasons are fixed phrases (protocol.optout, domain), never the input.
-        logger.info("opt-out request rejected", extra={"action": what, "reason": str(exc)})
-        metrics.add_metric(name="OptOutRequestRejected", unit=MetricUnit.Count, value=1)
-        return _json(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
-    except Unavailable as exc:
-        logger.error(
-            "opt-out list not reached: storage unavailable", extra={"action": what, **_cause(exc)}
+type Route = Callable[..., Response[str]]
+
+
+def _opt_out_route(
+    method: str, rule: str, action: str, responses: dict[int, Any], **doc: Any
+) -> Callable[[Route], Route]:
+    """Registers an opt-out route: IAM-authorised (SigV4); a bad phone or page is 400,
+    storage 503. The log names the route's action, never the phone."""
+    errors = {code: doc for code, doc in _OPT_OUT_ERRORS.items() if code not in responses}
+    answers = responses | errors  # the route's own first, as the document lists them
+
+    def register(route: Route) -> Route:
+        @wraps(route)  # the resolver and the OpenAPI document read the route's signature
+        def guarded(*args: Any, **kwargs: Any) -> Response[str]:
+            try:
+                return route(*args, **kwargs)
+            except (InvalidPhone, InvalidPage) as exc:
+                # The reasons are fixed phrases (protocol.optout, domain), never the input.
+                logger.info(
+                    "opt-out request rejected", extra={"action": action, "reason": str(exc)}
+                )
+                metrics.add_metric(name="OptOutRequestRejected", unit=MetricUnit.Count, value=1)
+                return _json(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
+            except Unavailable as exc:
+                logger.error(
+                    "opt-out list not reached: storage unavailable",
+                    extra={"action": action, **_cause(exc)},
+                )
+                metrics.add_metric(name="OptOutStorageFailed", unit=MetricUnit.Count, value=1)
+                return _json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "unavailable, retry later"})
+
+        security: list[dict[str, list[str]]] = [{SIGV4: []}]
+        app.route(rule, method, responses=answers, tags=["opt-outs"], security=security, **doc)(
+            guarded
         )
-        metrics.add_metric(name="OptOutStorageFailed", unit=MetricUnit.Count, value=1)
-        return _json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "unavailable, retry later"})
+        return guarded
+
+    return register
 
 
-@app.get(
+@_opt_out_route(
+    "GET",
     OPT_OUT_ROUTE,
+    "get",
     summary="Whether one phone is on the opt-out list",
     description="`phone`: digits, optionally after a `+` (%2B). IAM-authorised (SigV4).",
-    responses=_OPT_OUT_GET_RESPONSES,
-    tags=["opt-outs"],
+    responses={
+        200: _doc("The phone's entry.", OptOutView),
+        404: _doc("Not on the list.", ErrorAnswer),
+    },
     operation_id="optOutGet",
-    security=[{SIGV4: []}],
 )
 def opt_out_get(phone: str) -> Response[str]:
-    found = _opt_out_call("get", lambda: opt_out_entry(phone, _optouts(settings())))
-    if isinstance(found, Response):
-        return found
+    found = opt_out_entry(phone, _optouts(settings()))
     metrics.add_metric(name="OptOutQueried", unit=MetricUnit.Count, value=1)
     if found is None:
         return _json(HTTPStatus.NOT_FOUND, {"error": "not on the opt-out list"})
     return _json(HTTPStatus.OK, found)
 
 
-@app.put(
+@_opt_out_route(
+    "PUT",
     OPT_OUT_ROUTE,
+    "put",
     summary="Put one phone on the opt-out list",
     description="For a CRM or an import: no later send reaches the phone. A phone already on "
     "the list keeps its entry (200). IAM-authorised (SigV4).",
-    responses=_OPT_OUT_PUT_RESPONSES,
-    tags=["opt-outs"],
+    responses={
+        200: _doc("Already on the list; its entry, unchanged.", OptOutView),
+        201: _doc("Added.", OptOutView),
+    },
     operation_id="optOutPut",
-    security=[{SIGV4: []}],
 )
 def opt_out_put(phone: str) -> Response[str]:
-    added = _opt_out_call("put", lambda: add_opt_out(phone, _caller(), _optouts(settings())))
-    if isinstance(added, Response):
-        return added
-    entry, created = added
+    entry, created = add_opt_out(phone, _caller(), _optouts(settings()))
     if created:
         logger.info("recipient opted out", extra={"source": "api"})
     metrics.add_metric(
@@ -461,20 +468,20 @@ def opt_out_put(phone: str) -> Response[str]:
     return _json(HTTPStatus.CREATED if created else HTTPStatus.OK, entry)
 
 
-@app.delete(
+@_opt_out_route(
+    "DELETE",
     OPT_OUT_ROUTE,
+    "delete",
     summary="Take one phone off the opt-out list",
     description="Later sends reach the phone again. IAM-authorised (SigV4).",
-    responses=_OPT_OUT_DELETE_RESPONSES,
-    tags=["opt-outs"],
+    responses={
+        204: {"description": "Taken off the list."},
+        404: _doc("Not on the list.", ErrorAnswer),
+    },
     operation_id="optOutDelete",
-    security=[{SIGV4: []}],
 )
 def opt_out_delete(phone: str) -> Response[str]:
-    removed = _opt_out_call("delete", lambda: remove_opt_out(phone, _optouts(settings())))
-    if isinstance(removed, Response):
-        return removed
-    if not removed:
+    if not remove_opt_out(phone, _optouts(settings())):
         metrics.add_metric(name="OptOutUnchanged", unit=MetricUnit.Count, value=1)
         return _json(HTTPStatus.NOT_FOUND, {"error": "not on the opt-out list"})
     logger.info("recipient opted in", extra={"source": "api"})
@@ -484,16 +491,19 @@ def opt_out_delete(phone: str) -> Response[str]:
     )
 
 
-@app.get(
+@_opt_out_route(
+    "GET",
     OPT_OUTS_ROUTE,
+    "list",
     summary="The opt-out list, one page at a time (export)",
     description="In phone order. While more remain, the answer's `next` is a token: "
     "`GET /opt-outs?next=<token>` returns the following page. `limit`: 1 to 1000 (100). "
     "IAM-authorised (SigV4).",
-    responses=_OPT_OUT_LIST_RESPONSES,
-    tags=["opt-outs"],
+    responses={
+        200: _doc("One page.", OptOutPage),
+        400: _doc("`next` or `limit` unusable.", ErrorAnswer),
+    },
     operation_id="optOutList",
-    security=[{SIGV4: []}],
 )
 def opt_out_list(
     next: Annotated[  # the query's names
@@ -505,16 +515,11 @@ def opt_out_list(
 ) -> Response[str]:
     # Declared above for the OpenAPI document; read from the event (as the status route does).
     event = app.current_event
-    page = _opt_out_call(
-        "list",
-        lambda: list_opt_outs(
-            event.get_query_string_value("next"),
-            event.get_query_string_value("limit"),
-            _optouts(settings()),
-        ),
+    page = list_opt_outs(
+        event.get_query_string_value("next"),
+        event.get_query_string_value("limit"),
+        _optouts(settings()),
     )
-    if isinstance(page, Response):
-        return page
     metrics.add_metric(name="OptOutsListed", unit=MetricUnit.Count, value=1)
     return _json(HTTPStatus.OK, page)
 

@@ -1,16 +1,12 @@
-"""The function's configuration, read from its environment once per container.
-
-Plain pydantic (not pydantic-settings) on purpose: the shared layer already carries pydantic,
-and one more package in every cold start buys nothing for four variables.
-"""
+"""The callbacks function's settings (messaggio_core.settings: one style for every function)."""
 
 from __future__ import annotations
 
-import os
 from functools import cache
+from typing import ClassVar
 
 from aws_lambda_powertools import Logger
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from messaggio_callbacks.domain import AllowList, read_allow_list
 from messaggio_core.protocol.optout import (
@@ -20,18 +16,19 @@ from messaggio_core.protocol.optout import (
     keyword_list,
 )
 from messaggio_core.protocol.surface import ENV_ALLOWED_CIDRS, ENV_SECRET_ID
+from messaggio_core.settings import FunctionSettings
 
 logger = Logger(child=True)
 
 
-class Settings(BaseModel):
+class CallbacksSettings(FunctionSettings):
     """MESSAGES_TABLE, RETENTION_DAYS, MESSAGGIO_SECRET_ID, CALLBACK_ALLOWED_CIDRS,
     OPT_OUT_KEYWORDS, OPT_IN_KEYWORDS."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    # An empty keyword list is a list: no resume keyword (opt-in), or refused (opt-out).
+    KEEP_EMPTY: ClassVar[frozenset[str]] = frozenset({"OPT_OUT_KEYWORDS", "OPT_IN_KEYWORDS"})
 
-    messages_table: str = Field(validation_alias="MESSAGES_TABLE", min_length=1)
-    retention_days: int = Field(validation_alias="RETENTION_DAYS", default=90, ge=1)
     secret_id: str = Field(validation_alias=ENV_SECRET_ID, min_length=1)
     # Empty means any source may call (section G); the token still guards the route. A list
     # that cannot be read is not an error here: it refuses every callback (403, logged once)
@@ -51,7 +48,7 @@ class Settings(BaseModel):
         return keyword_list(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
-    def _distinct(self) -> Settings:
+    def _distinct(self) -> CallbacksSettings:
         self.keywords  # noqa: B018 (raises ValueError when a keyword is in both lists)
         return self
 
@@ -71,9 +68,9 @@ def _keywords(opt_out: tuple[str, ...], opt_in: tuple[str, ...]) -> Keywords:
 
 
 @cache
-def settings() -> Settings:
+def settings() -> CallbacksSettings:
     """Read once: the environment of a Lambda container does not change."""
-    config = Settings.model_validate(dict(os.environ))
+    config = CallbacksSettings.from_environment()
     if config.allowed_cidrs.broken is not None:
         logger.error(
             f"{ENV_ALLOWED_CIDRS} unreadable: every callback is refused (403) until it is fixed",

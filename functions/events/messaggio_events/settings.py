@@ -1,30 +1,22 @@
-"""The events function's settings, read from the environment once per container."""
+"""The events function's settings (messaggio_core.settings: one style for every function)."""
 
 from __future__ import annotations
 
-import os
 from functools import cache
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from messaggio_core.settings import FunctionSettings
 
 
-class EventsSettings(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class EventsSettings(FunctionSettings):
+    """MESSAGES_TABLE, RETENTION_DAYS and EVENT_BUS_NAME."""
 
-    table: str = Field(min_length=1)
-    retention_days: int = Field(default=90, ge=1)
     # A name or an ARN; "default" is the account's default bus.
-    event_bus_name: str = Field(default="default", min_length=1)
-
-
-ENV = {
-    "table": "MESSAGES_TABLE",
-    "retention_days": "RETENTION_DAYS",
-    "event_bus_name": "EVENT_BUS_NAME",
-}
+    event_bus_name: str = Field(validation_alias="EVENT_BUS_NAME", default="default", min_length=1)
 
 
 @cache
 def settings() -> EventsSettings:
-    values = {field: os.environ[var] for field, var in ENV.items() if os.environ.get(var)}
-    return EventsSettings.model_validate(values)
+    """Read once: the environment of a Lambda container does not change."""
+    return EventsSettings.from_environment()

@@ -19,18 +19,20 @@ from messaggio_core.dal.media import MediaStore
 from messaggio_core.dal.secrets import Credentials, credentials
 from messaggio_core.failures import LoggedBatchProcessor, RecordFailed, RetryLater
 from messaggio_core.images import ImageCache
+from messaggio_core.protocol.media import UploadOutcome
 from messaggio_core.protocol.send import S3Ref
 from messaggio_media.settings import settings
-from messaggio_media.uploads import BadNotification, Upload, created, objects, upload
+from messaggio_media.uploads import BadNotification, created, objects, upload
 
 logger = Logger()
 metrics = Metrics()
 
+# Each outcome counted under its own name (README, Operating: the metrics).
 METRIC = {
-    Upload.UPLOADED: "MediaUploaded",
-    Upload.CACHED: "MediaCached",
-    Upload.REFUSED: "MediaRefused",
-    Upload.RETRY: "MediaRetried",
+    UploadOutcome.UPLOADED: "MediaUploaded",
+    UploadOutcome.CACHED: "MediaCached",
+    UploadOutcome.REFUSED: "MediaRefused",
+    UploadOutcome.RETRIED: "MediaRetried",
 }
 
 
@@ -53,7 +55,7 @@ def image_cache() -> ImageCache:
 
 def handle(record: SQSRecord) -> None:
     try:
-        refs = objects(record.body)
+        refs = objects(record)
     except BadNotification as exc:
         logger.warning(
             "not an S3 notification", extra={"message_id": record.message_id, "reason": str(exc)}
@@ -76,18 +78,18 @@ def upload_all(refs: list[S3Ref], message_id: str | None) -> None:
             # Unexpected (a store refusing a call, S3 access denied, the secret): logged
             # with this object by the processor, and retried.
             raise RecordFailed(object=str(ref)) from exc
-        metrics.add_metric(name=METRIC[result.result], unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=METRIC[result.outcome], unit=MetricUnit.Count, value=1)
         fields = {
             "message_id": message_id,
             "object": str(ref),
-            "result": result.result.value,
+            "result": result.outcome.value,
             "reason": result.reason,
         }
-        if result.result is Upload.REFUSED:
+        if result.outcome is UploadOutcome.REFUSED:
             logger.warning("image refused", extra=fields)
         else:
             logger.info("image processed", extra=fields)
-        if result.result is Upload.RETRY:
+        if result.outcome is UploadOutcome.RETRIED:
             retry.append(str(ref))
     if retry:
         raise RetryLater(", ".join(retry))

@@ -8,15 +8,15 @@ reported instead of retrying a whole notification.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, Final
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.data_classes import S3Event
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from messaggio_core.images import ImageCache
+from messaggio_core.protocol.media import UploadOutcome
 from messaggio_core.protocol.send import S3Ref
 
 # [ours] S3 puts one record in a notification; a body with more is not one of S3's, and
@@ -24,18 +24,9 @@ from messaggio_core.protocol.send import S3Ref
 MAX_RECORDS: Final = 10
 
 
-class Upload(StrEnum):
-    UPLOADED = "uploaded"  # this call uploaded it
-    CACHED = "cached"  # the content was already uploaded (a duplicate or the same bytes)
-    REFUSED = "refused"  # by the local checks or the platform: recorded, never retried
-    RETRY = "retry"  # network, 5xx, or another upload of it still running: tried again
-    IGNORED = "ignored"  # not an object-created notification (e.g. s3:TestEvent)
-
-
 @dataclass(frozen=True, slots=True)
 class ObjectResult:
-    ref: S3Ref | None
-    result: Upload
+    outcome: UploadOutcome
     reason: str | None = None
 
 
@@ -43,17 +34,17 @@ class BadNotification(ValueError):
     """An SQS body that is not an S3 notification: nothing to retry."""
 
 
-def objects(body: str) -> list[S3Ref]:
-    """The objects an S3 notification (an SQS body) names."""
+def objects(record: SQSRecord) -> list[S3Ref]:
+    """The objects the S3 notification in an SQS record's body names."""
     try:
-        data = json.loads(body)
+        notification = record.decoded_nested_s3_event
     except (ValueError, RecursionError):
         raise BadNotification("not JSON") from None
-    if not isinstance(data, dict):
+    if not isinstance(notification.raw_event, dict):
         raise BadNotification("not a JSON object")
-    if data.get("Event") == "s3:TestEvent":
+    if notification.get("Event") == "s3:TestEvent":
         return []
-    return created(S3Event(data))
+    return created(notification)
 
 
 def created(notification: S3Event) -> list[S3Ref]:
@@ -85,7 +76,8 @@ def created(notification: S3Event) -> list[S3Ref]:
 def upload(cache: ImageCache, ref: S3Ref) -> ObjectResult:
     resolution = cache.resolve(ref)
     if resolution.unavailable is not None:
-        return ObjectResult(ref, Upload.RETRY, resolution.unavailable)
+        return ObjectResult(UploadOutcome.RETRIED, resolution.unavailable)
     if resolution.refused is not None:
-        return ObjectResult(ref, Upload.REFUSED, resolution.refused)
-    return ObjectResult(ref, Upload.UPLOADED if resolution.uploaded else Upload.CACHED)
+        return ObjectResult(UploadOutcome.REFUSED, resolution.refused)
+    uploaded = resolution.uploaded
+    return ObjectResult(UploadOutcome.UPLOADED if uploaded else UploadOutcome.CACHED)

@@ -24,7 +24,8 @@ from messaggio_core.dal.secrets import Credentials, CredentialsUnavailable, cred
 from messaggio_core.failures import LoggedAsyncBatchProcessor, RetryLater, failure_fields
 from messaggio_core.images import ImageCache
 from messaggio_core.pacing import Pacer
-from messaggio_sender.sending import Deps, Done, Result, Suppression, batch_phones, send
+from messaggio_core.protocol.answer import Outcome
+from messaggio_sender.sending import Deps, Done, Suppression, batch_phones, send
 from messaggio_sender.settings import settings
 
 logger = Logger()
@@ -34,14 +35,15 @@ metrics = Metrics()
 # Lambda timeout, so no claim is left behind by a timeout that could be foreseen.
 SAFETY_SECONDS = 2.0
 
+# Each outcome counted under its own name (README, Operating: the metrics).
 METRIC = {
-    Result.SUBMITTED: "Submitted",
-    Result.REJECTED: "Rejected",
-    Result.RETRY: "Retried",
-    Result.ACCOUNT_PROBLEM: "AccountProblem",
-    Result.UNKNOWN: "Unknown",
-    Result.DUPLICATE: "Duplicate",
-    Result.IN_FLIGHT: "InFlight",
+    Outcome.SUBMITTED: "Submitted",
+    Outcome.REJECTED: "Rejected",
+    Outcome.RETRIED: "Retried",
+    Outcome.ACCOUNT_PROBLEM: "AccountProblem",
+    Outcome.UNKNOWN: "Unknown",
+    Outcome.DUPLICATE: "Duplicate",
+    Outcome.IN_FLIGHT: "InFlight",
 }
 
 
@@ -90,14 +92,14 @@ REASON_LOGGED = 1000
 
 def report(done: Done, message_id: str) -> None:
     """One log line and one metric per record; never a phone number or a text."""
-    metrics.add_metric(name=METRIC[done.result], unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=METRIC[done.outcome], unit=MetricUnit.Count, value=1)
     if done.suppressed:
         count = done.suppressed
         metrics.add_metric(name="SuppressedRecipients", unit=MetricUnit.Count, value=count)
     fields = {
         "correlation_id": done.p_transaction_id,
         "message_id": message_id,
-        "result": done.result.value,
+        "result": done.outcome.value,
         "reason": done.reason[:REASON_LOGGED] if done.reason is not None else None,
         "kind": done.kind,
         "recipients": done.recipients,
@@ -107,9 +109,9 @@ def report(done: Done, message_id: str) -> None:
         # The record goes to the dead-letter queue: an operator redrives it (README).
         metrics.add_metric(name="DeadLettered", unit=MetricUnit.Count, value=1)
         logger.error("send failed on its last attempt: dead-lettered", extra=fields)
-    elif done.result in (Result.ACCOUNT_PROBLEM, Result.UNKNOWN):
+    elif done.outcome in (Outcome.ACCOUNT_PROBLEM, Outcome.UNKNOWN):
         logger.error("send needs attention", extra=fields)
-    elif done.result is Result.REJECTED:
+    elif done.outcome is Outcome.REJECTED:
         logger.warning("send rejected", extra=fields)
     else:
         logger.info("send processed", extra=fields)
@@ -142,7 +144,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
     backoff = settings().account_backoff
     max_receives = settings().max_receive_count
 
-    results: list[Result] = []
+    outcomes: list[Outcome] = []
     # The batch's opt-out check: one read for every phone, made at its first claim.
     suppression = Suppression(batch_phones(r.get("body") or "" for r in event.get("Records", [])))
 
@@ -151,17 +153,17 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
         done = await send(
             record.body, record.message_id, dependencies, deadline, suppression, final=final
         )
-        results.append(done.result)
+        outcomes.append(done.outcome)
         report(done, record.message_id)
-        if done.result is Result.ACCOUNT_PROBLEM and backoff:
+        if done.outcome is Outcome.ACCOUNT_PROBLEM and backoff:
             # Not again in a tight loop: the message stays hidden for the back-off.
             try:
                 change_visibility(record.event_source_arn, record.receipt_handle, backoff)
             except Exception:
                 logger.exception("could not extend the message's visibility")
-        if done.result.retried:
-            raise RetryLater(done.result.value)
-        return done.result.value
+        if done.outcome.retried:
+            raise RetryLater(done.outcome.value)
+        return done.outcome.value
 
     # A processor per invocation: it holds the batch's records and results. A batch whose
     # every record is retried is an answer like any other, not an invocation error...
@@ -171,6 +173,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
         event=event, record_handler=handle, processor=processor, context=context
     )
     # ...except when the account itself is blocked.
-    if results and all(r is Result.ACCOUNT_PROBLEM for r in results):
-        raise AccountBlocked(f"{len(results)} records hit an account problem")
+    if outcomes and all(o is Outcome.ACCOUNT_PROBLEM for o in outcomes):
+        raise AccountBlocked(f"{len(outcomes)} records hit an account problem")
     return answer

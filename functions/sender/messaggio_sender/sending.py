@@ -23,7 +23,6 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
-from enum import StrEnum
 from typing import Final, Protocol
 
 from messaggio_core.client import PlatformClient
@@ -38,6 +37,7 @@ from messaggio_core.protocol.optout import OPTED_OUT, InvalidPhone, normalise_ph
 from messaggio_core.protocol.send import (
     MAX_RECIPIENTS,
     InvalidSendRequest,
+    Kind,
     Message,
     S3Ref,
     parse_message,
@@ -46,28 +46,14 @@ from messaggio_core.protocol.send import (
 from messaggio_core.protocol.surface import State
 
 
-class Result(StrEnum):
-    """What became of one record; the handler turns it into a metric and a batch answer."""
-
-    SUBMITTED = "submitted"
-    REJECTED = "rejected"  # never sent, or refused for good: not retried
-    RETRY = "retried"  # nothing was sent (or the platform asked to repeat): tried again later
-    ACCOUNT_PROBLEM = "account_problem"  # -2, -5: kept, backed off, alarmed
-    UNKNOWN = "unknown"  # the answer was lost: not re-sent, settled by reports
-    DUPLICATE = "duplicate"  # already sent or settled by another copy: nothing to do
-    IN_FLIGHT = "in_flight"  # another invocation is sending it right now: look again later
-
-    @property
-    def retried(self) -> bool:
-        return self in (Result.RETRY, Result.ACCOUNT_PROBLEM, Result.IN_FLIGHT)
-
-
 @dataclass(frozen=True, slots=True)
 class Done:
-    result: Result
+    """What became of one record; the handler turns it into a metric and a batch answer."""
+
+    outcome: Outcome
     p_transaction_id: str
     reason: str | None = None
-    kind: str | None = None
+    kind: Kind | None = None
     recipients: int = 0
     warnings: tuple[str, ...] = ()
     failed: bool = False  # retried on its last allowed delivery: recorded `failed`
@@ -177,7 +163,7 @@ async def send(
             await _run(deps, deps.store.reject_unsendable, ptid, message_id, reason, phones)
         except Exception as failure:
             raise RecordFailed(p_transaction_id=ptid) from failure
-        return Done(Result.REJECTED, ptid, reason, recipients=len(phones))
+        return Done(Outcome.REJECTED, ptid, reason, recipients=len(phones))
 
     try:
         return await _send(message, message_id, deps, deadline, suppression, final)
@@ -230,17 +216,12 @@ async def _send(
     if answer is None:
         # The rate left no slot in time: nothing was sent, so the claim is handed back.
         reason = "no time left in this invocation within the rate limit"
-        await _run(deps, deps.store.settle, ptid, claim.claim, _retry_state(final), reason)
-        return _done(message, Result.RETRY, reason, failed=final)
+        state = settled_state(Outcome.RETRIED, final)
+        await _run(deps, deps.store.settle, ptid, claim.claim, state, reason)
+        return _done(message, Outcome.RETRIED, reason, failed=final)
     reason = redact(answer.reason)
     outcome = answer.outcome
-    state, result = {
-        Outcome.SUBMITTED: (State.SUBMITTED, Result.SUBMITTED),
-        Outcome.REJECTED: (State.REJECTED, Result.REJECTED),
-        Outcome.TRANSIENT: (_retry_state(final), Result.RETRY),
-        Outcome.ACCOUNT_PROBLEM: (_retry_state(final), Result.ACCOUNT_PROBLEM),
-        Outcome.UNKNOWN: (State.UNKNOWN, Result.UNKNOWN),
-    }[outcome]
+    state = settled_state(outcome, final)
     await _run(
         deps,
         lambda: deps.store.settle(
@@ -253,24 +234,31 @@ async def _send(
             rejected_by=BY_PLATFORM if state is State.REJECTED else None,
         ),
     )
-    return _done(message, result, reason, failed=state is State.FAILED, suppressed=len(opted_out))
+    return _done(message, outcome, reason, failed=state is State.FAILED, suppressed=len(opted_out))
 
 
-def _retry_state(final: bool) -> State:
-    """[ours] Retried unless this was the last allowed delivery: then dead-lettered."""
-    return State.FAILED if final else State.PENDING
+def settled_state(outcome: Outcome, final: bool) -> State:
+    """[ours] The state a send is settled in after the platform's answer: retried ones are
+    `pending`, unless this was the last allowed delivery: then `failed` (dead-lettered)."""
+    if outcome.retried:
+        return State.FAILED if final else State.PENDING
+    return {
+        Outcome.SUBMITTED: State.SUBMITTED,
+        Outcome.REJECTED: State.REJECTED,
+        Outcome.UNKNOWN: State.UNKNOWN,
+    }[outcome]
 
 
 async def _not_now(deps: Deps, message: Message, source_id: str, reason: str, final: bool) -> Done:
     """Nothing was sent and it may work later. On the last allowed delivery the send is
     claimed (the same guard as a send) only to be recorded `failed` with the reason."""
     if not final:
-        return _done(message, Result.RETRY, reason)
+        return _done(message, Outcome.RETRIED, reason)
     claim = await _claim(deps, message, source_id)
     if not isinstance(claim, Claimed):
         return claim
     await _run(deps, deps.store.settle, message.p_transaction_id, claim.claim, State.FAILED, reason)
-    return _done(message, Result.RETRY, reason, failed=True)
+    return _done(message, Outcome.RETRIED, reason, failed=True)
 
 
 async def _claim(
@@ -278,7 +266,7 @@ async def _claim(
 ) -> Claimed | Done:
     ptid = message.p_transaction_id
     meta = SendMeta(
-        kind=message.shown_kind,
+        kind=message.kind,
         sending_method=message.body.sending_method,
         phones=tuple(message.recipients),
         sms_parts=message.sms.parts if message.sms is not None else None,
@@ -290,13 +278,13 @@ async def _claim(
     if isinstance(taken, Claimed):
         return taken
     if taken.state != State.SENDING:
-        return _done(message, Result.DUPLICATE, f"already {taken.state}")
+        return _done(message, Outcome.DUPLICATE, f"already {taken.state}")
     age = deps.clock() - (taken.claimed_at or 0.0)
     if age < deps.claim_stale_after or taken.claim is None:
-        return _done(message, Result.IN_FLIGHT, "another invocation is sending it")
+        return _done(message, Outcome.IN_FLIGHT, "another invocation is sending it")
     reason = "the invocation sending it stopped before the answer arrived"
     await _run(deps, deps.store.give_up_stale, ptid, taken.claim, reason)
-    return _done(message, Result.UNKNOWN, reason)
+    return _done(message, Outcome.UNKNOWN, reason)
 
 
 async def _refuse(
@@ -312,22 +300,22 @@ async def _refuse(
             message.p_transaction_id, claim.claim, State.REJECTED, reason, rejected_by=BY_CONNECTOR
         ),
     )
-    return _done(message, Result.REJECTED, reason, suppressed=len(opted_out))
+    return _done(message, Outcome.REJECTED, reason, suppressed=len(opted_out))
 
 
 def _done(
     message: Message,
-    result: Result,
+    outcome: Outcome,
     reason: str | None,
     *,
     failed: bool = False,
     suppressed: int = 0,
 ) -> Done:
     return Done(
-        result,
+        outcome,
         message.p_transaction_id,
         reason,
-        kind=message.shown_kind,
+        kind=message.kind,
         recipients=len(message.recipients),
         warnings=message.warnings,
         failed=failed,

@@ -88,11 +88,11 @@ class PlatformClient:
             )
         except requests.RequestException as exc:
             if _not_sent(exc):
-                return SendAnswer(Outcome.TRANSIENT, None, f"not sent: {type(exc).__name__}")
+                return SendAnswer(Outcome.RETRIED, None, f"not sent: {type(exc).__name__}")
             return SendAnswer(Outcome.UNKNOWN, None, f"answer lost: {type(exc).__name__}")
         status = response.status_code
         if status == 429 or status >= 500:
-            return SendAnswer(Outcome.TRANSIENT, None, f"HTTP {status} from the platform")
+            return SendAnswer(Outcome.RETRIED, None, f"HTTP {status} from the platform")
         if status != 200:
             # A 4xx other than 429 is a misconfigured URL or a proxy in the way: no message
             # can get through until a person fixes it, so it is treated like an account problem.
@@ -114,7 +114,7 @@ class PlatformClient:
         """POSTs one image (section F) as a streamed multipart body.
 
         An upload is safe to repeat (it only costs a second image_id), so every failure that
-        is not the platform's own refusal is UNREADABLE, i.e. retried.
+        is not the platform's own refusal is RETRIED.
         """
         if self.media_url is None:
             raise ValueError("this client has no media URL")
@@ -129,11 +129,9 @@ class PlatformClient:
                 timeout=(self.timeouts.connect, self.timeouts.read * 3),
             )
         except requests.RequestException as exc:
-            return UploadAnswer(UploadOutcome.UNREADABLE, None, None, type(exc).__name__)
+            return UploadAnswer(UploadOutcome.RETRIED, None, None, type(exc).__name__)
         if response.status_code != 200:
-            return UploadAnswer(
-                UploadOutcome.UNREADABLE, None, None, f"HTTP {response.status_code}"
-            )
+            return UploadAnswer(UploadOutcome.RETRIED, None, None, f"HTTP {response.status_code}")
         return read_upload_answer(response.content)
 
 

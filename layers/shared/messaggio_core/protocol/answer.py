@@ -19,11 +19,24 @@ from messaggio_core.protocol.ids import MSG_ID_MAX
 
 
 class Outcome(StrEnum):
+    """What one delivery of a send request came to: the one word for it everywhere. The
+    platform's answer (below) gives the first five; the sender settles the send in the
+    state each maps to (messaggio_sender.sending.settled_state) and counts it under the
+    metric of the same name (messaggio_sender.handler.METRIC: RETRIED is `Retried`)."""
+
     SUBMITTED = "submitted"  # code 0
-    REJECTED = "rejected"  # -1, -3: never retried
-    ACCOUNT_PROBLEM = "account_problem"  # -2, -5: kept for retry, alarmed
-    TRANSIENT = "transient"  # -4 (and, from the client, 5xx/429/not sent): retried
+    REJECTED = "rejected"  # -1, -3 (or refused by the connector): never retried
+    ACCOUNT_PROBLEM = "account_problem"  # -2, -5: kept for retry, backed off, alarmed
+    RETRIED = "retried"  # -4 (and, from the client, 5xx/429/not sent): tried again later
     UNKNOWN = "unknown"  # sent, but the answer is lost or unreadable: never re-sent
+    # [ours] found at the claim, before any call: never an answer's outcome.
+    DUPLICATE = "duplicate"  # already sent or settled by another copy: nothing to do
+    IN_FLIGHT = "in_flight"  # another invocation is sending it right now: look again later
+
+    @property
+    def retried(self) -> bool:
+        """The record goes back to the queue (the batch answer names it)."""
+        return self in (Outcome.RETRIED, Outcome.ACCOUNT_PROBLEM, Outcome.IN_FLIGHT)
 
 
 # [prev] code -> meaning; [ours] the outcome.
@@ -32,7 +45,7 @@ CODES: Final[dict[int, tuple[str, Outcome]]] = {
     -1: ("incorrect input data", Outcome.REJECTED),
     -2: ("authentication error", Outcome.ACCOUNT_PROBLEM),
     -3: ("request rejected", Outcome.REJECTED),
-    -4: ("temporary technical error", Outcome.TRANSIENT),
+    -4: ("temporary technical error", Outcome.RETRIED),
     -5: ("no SMS left on the account", Outcome.ACCOUNT_PROBLEM),
 }
 

@@ -51,9 +51,15 @@ def local_problem(size: int, head: bytes) -> str | None:
 
 
 class UploadOutcome(StrEnum):
-    UPLOADED = "uploaded"
-    REFUSED = "refused"  # permanent: never retried
-    UNREADABLE = "unreadable"  # the answer could not be read: retried (an upload is harmless)
+    """What became of one image: the one word for it everywhere. The platform's answer
+    (below) gives UPLOADED, REFUSED or RETRIED; the media function counts each under the
+    metric of the same name (messaggio_media.handler.METRIC: RETRIED is `MediaRetried`)."""
+
+    UPLOADED = "uploaded"  # this call uploaded it
+    CACHED = "cached"  # [ours] the same content was uploaded before: not again
+    REFUSED = "refused"  # by the platform or the local checks: permanent, never retried
+    RETRIED = "retried"  # the answer could not be read, network, 5xx, or another upload of
+    # it still running: tried again later (an upload is harmless)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,19 +86,19 @@ def read_upload_answer(raw: bytes) -> UploadAnswer:
         if match and int(match[1]) in STATUSES:
             status = int(match[1])
             return UploadAnswer(UploadOutcome.REFUSED, None, status, STATUSES[status])
-        return UploadAnswer(UploadOutcome.UNREADABLE, None, None, "unreadable upload answer")
+        return UploadAnswer(UploadOutcome.RETRIED, None, None, "unreadable upload answer")
     if not isinstance(data, dict) or not isinstance(data.get("status"), int):
-        return UploadAnswer(UploadOutcome.UNREADABLE, None, None, "upload answer without status")
+        return UploadAnswer(UploadOutcome.RETRIED, None, None, "upload answer without status")
     status = data["status"]
     if status == 0:
         image_id = data.get("image_id")
         if isinstance(image_id, str) and 0 < len(image_id) <= IMAGE_ID_MAX:
             return UploadAnswer(UploadOutcome.UPLOADED, image_id, 0, "uploaded")
-        return UploadAnswer(UploadOutcome.UNREADABLE, None, 0, "status 0 without an image_id")
+        return UploadAnswer(UploadOutcome.RETRIED, None, 0, "status 0 without an image_id")
     error = data.get("error")
     detail = STATUSES.get(status, f"unknown status {status}")
     if isinstance(error, str) and error:
         detail = f"{detail}: {error[:200]}"
     if status in STATUSES:
         return UploadAnswer(UploadOutcome.REFUSED, None, status, detail)
-    return UploadAnswer(UploadOutcome.UNREADABLE, None, status, detail)
+    return UploadAnswer(UploadOutcome.RETRIED, None, status, detail)

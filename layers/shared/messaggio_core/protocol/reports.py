@@ -84,10 +84,6 @@ class Report:
     status_extended: str | None = None
     text: str | None = None  # reply
 
-    @property
-    def rank(self) -> int | None:
-        return RANK[self.status] if self.status is not None else None
-
 
 class InvalidReport(ValueError):
     """A report that cannot be understood: answered 400 (the platform stops retrying)."""

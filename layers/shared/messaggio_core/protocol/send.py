@@ -73,12 +73,15 @@ Charset = Literal["UTF8", "UTF-8", "UTF-16BE", "UCS-2", "CP1251"]  # [doc]
 
 
 class Kind(StrEnum):
-    """[doc 1.1] the message kinds, decided by which parameters are present."""
+    """[doc 1.1] the Viber message kinds, decided by which parameters are present, and
+    [ours] `sms` (text only). Decided once, when the body is read (`Message.kind`); the
+    status and the logs show it as is."""
 
     TEXT = "text"
     PICTURE = "picture"
     TEXT_BUTTON = "text+button"
     TEXT_PICTURE_BUTTON = "text+picture+button"
+    SMS = "sms"
 
 
 # Each rule below is a check that names what is wrong (or None), declared on its field, so
@@ -389,11 +392,6 @@ class Message:
     sms: SmsParts | None  # the SMS it asks for: txt of an sms, expiry_txt of a viber send
 
     @property
-    def shown_kind(self) -> str:
-        """[ours] The kind a status shows: `sms` for an SMS (text only), else the Viber kind."""
-        return "sms" if self.body.sending_method == "sms" else self.kind.value
-
-    @property
     def recipients(self) -> list[str]:
         return list(self.body.phone)
 
@@ -556,7 +554,9 @@ def _message(body: SendBody, fallback_id: str) -> Message:
     warnings: list[str] = []
     has_image = body.image_id is not None or body.image is not None
     full_button = body.button_text is not None and body.button_link is not None
-    if has_image and body.txt is not None:
+    if body.sending_method == "sms":
+        kind = Kind.SMS  # a picture or a button was refused (_kind)
+    elif has_image and body.txt is not None:
         kind = Kind.TEXT_PICTURE_BUTTON
     elif has_image:
         kind = Kind.PICTURE
