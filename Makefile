@@ -57,7 +57,8 @@ typecheck: venv
 	$(BIN)/mypy layers/shared functions devtools tests bench
 
 # The AWS CLI v1 (.venv-awscli) runs the README's local examples in tests/local.
-unit: venv .venv-awscli/.installed
+# The SAM CLI (.venv-sam) builds the layer for each architecture in tests/template.
+unit: venv .venv-awscli/.installed .venv-sam/.installed
 	$(BIN)/pytest -m "not drill"
 
 template: .venv-sam/.installed
