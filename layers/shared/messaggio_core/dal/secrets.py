@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.parameters.exceptions import (
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from messaggio_core.dal.clients import AWS_CONFIG
+from messaggio_core.dal.clients import secretsmanager
 
 MAX_AGE_SECONDS: Final = 300
 
@@ -47,7 +47,7 @@ _READ_FAILURES: Final = {
 
 @cache
 def _provider() -> SecretsProvider:
-    return SecretsProvider(boto_config=AWS_CONFIG)
+    return SecretsProvider(boto3_client=secretsmanager())
 
 
 _validated: dict[str, tuple[object, Credentials]] = {}
@@ -99,4 +99,5 @@ def _shape_failure(exc: ValidationError) -> str:
 def reset_secrets() -> None:
     """Forget the cached secret and its client (tests)."""
     _provider.cache_clear()
+    secretsmanager.cache_clear()
     _validated.clear()
