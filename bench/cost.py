@@ -789,8 +789,7 @@ def main() -> None:
         + ", ".join(f"{op} {n:.2f}" for op, n in sorted(per_msg.items()))
         + f"; {sum(ours.write_units.values()) / ours.messages:.2f} WRU, "
         f"{sum(ours.read_units.values()) / ours.messages:.2f} RRU; "
-        f"largest item {max(1, ours.item_bytes) and ours.item_bytes / ours.messages:.0f} B "
-        "of table per message"
+        f"{ours.item_bytes / ours.messages:.0f} B stored per message"
     )
     for name, f in ours.functions.items():
         note(
