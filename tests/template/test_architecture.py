@@ -1,7 +1,8 @@
 """Issue 14: the functions and the layer run on the architecture the template names (arm64 by
 default, x86_64 one parameter away), and `sam build` puts native code of that architecture in
-the layer. A layer built for x86_64 under arm64 functions fails at the first import of
-pydantic-core, in production only: this builds the layer for each and reads its ELF files."""
+the layer, every module compiled. A layer built for x86_64 under arm64 functions fails at the
+first import of pydantic-core, in production only: this builds the layer for each and reads
+its ELF files."""
 
 from __future__ import annotations
 
@@ -46,6 +47,10 @@ def test_the_functions_and_the_layer_follow_the_parameter() -> None:
     layer = resource("SharedLayer")
     assert layer["Properties"]["CompatibleArchitectures"] == [ARCHITECTURE]
     assert layer["Metadata"]["BuildArchitecture"] == ARCHITECTURE
+    # layers/shared/Makefile reads the architecture from its working folder's name
+    assert layer["Metadata"]["WorkingDirectory"] == {"Fn::Sub": "layers/arch/${Architecture}"}
+    for name in parameter("Architecture")["AllowedValues"]:
+        assert (ROOT / "layers" / "arch" / name).is_dir(), name
 
 
 @pytest.mark.slow
@@ -81,4 +86,16 @@ def test_sam_build_puts_native_code_of_the_architecture_in_the_layer(
     assert {"pydantic_core", "charset_normalizer"} <= names, names
     machines = {str(p.relative_to(python)): elf_machine(p) for p in native}
     assert set(machines.values()) == {architecture}, machines
+    # Compiled once at build (a layer is read-only in Lambda: otherwise every new container
+    # compiles what it imports), as .pyc Python uses without comparing the files' times.
+    tag = f"cpython-{sys.version_info.major}{sys.version_info.minor}"
+    sources = [p for p in python.rglob("*.py") if "__pycache__" not in p.parts]
+    uncompiled = [
+        str(p.relative_to(python))
+        for p in sources
+        if not (p.parent / "__pycache__" / f"{p.stem}.{tag}.pyc").exists()
+    ]
+    assert sources and not uncompiled, uncompiled[:10]
+    compiled = python / "messaggio_core" / "__pycache__" / f"__init__.{tag}.pyc"
+    assert int.from_bytes(compiled.read_bytes()[4:8], "little") == 0b01, "unchecked-hash .pyc"
     shutil.rmtree(build)
