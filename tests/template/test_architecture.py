@@ -66,18 +66,13 @@ def test_sam_build_puts_native_code_of_the_architecture_in_the_layer(
     # sam build's python builder needs a python3.12 on PATH: the one running this.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     build = tmp_path / "build"
+    command = [
+        *(str(SAM), "build", "SharedLayer", "--template-file", str(ROOT / "template.yaml")),
+        *("--build-dir", str(build), "--cache-dir", str(tmp_path / "cache")),
+        *("--parameter-overrides", f"Architecture={architecture}"),
+    ]
     run = subprocess.run(
-        [
-            *(str(SAM), "build", "SharedLayer", "--template-file", str(ROOT / "template.yaml")),
-            *("--build-dir", str(build), "--cache-dir", str(tmp_path / "cache")),
-            *("--parameter-overrides", f"Architecture={architecture}"),
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+        command, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600, check=False
     )
     assert run.returncode == 0, run.stderr[-2000:]
     python = build / "SharedLayer" / "python"
