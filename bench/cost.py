@@ -11,12 +11,15 @@ What is counted, never assumed: every request at the AWS API boundary, by a WSGI
 front of the emulated AWS that sees each request (service, operation, sizes) whoever makes
 it: the functions, the event source mappings (SQS receive and delete, stream reads) and the
 producer; the items' sizes, from the requests and the table itself (DynamoDB bills 1 KB
-write units and 4 KB read units); each invocation's duration (billed per ms, at the
-function's memory size and the template's architecture); the bytes of every line the
+write units and 4 KB read units); the invocations and their median duration (billed per ms,
+at the function's memory size and the template's architecture; the median, because a local
+process's first invocation waits for the process to start); the bytes of every line the
 functions write (their CloudWatch Logs ingestion, plus Lambda's START/END/REPORT lines
 formatted as Lambda writes them); the API's requests; the distinct custom metrics in the
-functions' EMF lines. Prices come from a dated table (bench/prices-eu-west-1.json, its
-sources named; `PRICES=` another). Left out: free tiers; Lambda's pollers' idle long polls
+functions' EMF lines; the function processes' CPU time (which sizes the container). The
+secret is read once per container and then every 5 minutes, so its reads scale with time,
+not messages. Prices come from a dated table (bench/prices-eu-west-1.json, its sources
+named; `PRICES=` another). Left out: free tiers; Lambda's pollers' idle long polls
 of an empty queue (a few hundred thousand requests a month whatever the volume, about
 $0.10-0.30); the local poller's empty receives (an artefact of the emulation); cold starts'
 init time; data transfer.
