@@ -13,7 +13,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-west-1
 FUNCTION_PATHS := layers/shared:functions/sender:functions/callbacks:functions/media:functions/events:devtools
 
-.PHONY: venv lock lint typecheck unit template build test drill scan bench sandbox demo up samlocal sam schemas clean
+.PHONY: venv lock lint typecheck unit template build test drill scan bench cost sandbox demo up samlocal sam schemas clean
 
 venv: $(STAMP)
 
@@ -57,7 +57,8 @@ typecheck: venv
 	$(BIN)/mypy layers/shared functions devtools tests bench
 
 # The AWS CLI v1 (.venv-awscli) runs the README's local examples in tests/local.
-unit: venv .venv-awscli/.installed
+# The SAM CLI (.venv-sam) builds the layer for each architecture in tests/template.
+unit: venv .venv-awscli/.installed .venv-sam/.installed
 	$(BIN)/pytest -m "not drill"
 
 template: .venv-sam/.installed
@@ -80,10 +81,16 @@ up: venv
 samlocal: venv .venv-sam/.installed
 	PYTHONPATH=$(FUNCTION_PATHS) SAM=$(SAM) $(BIN)/python -m messaggio_local.samlocal
 
-# The six benchmarks of issue 7 (loopback only: moto + the sandbox); they report figures and
+# The benchmarks of issues 7 and 14 (loopback only: moto + the sandbox); they report figures and
 # never fail on time.
 bench: venv
 	PYTHONPATH=$(FUNCTION_PATHS):. $(BIN)/python -m bench
+
+# What a million messages cost on AWS, measured on the local stack, next to a Lambda per
+# message and an always-on container (bench/cost.py; prices: bench/prices-eu-west-1.json,
+# or PRICES=your-region.json). Also the last section of `make bench`.
+cost: venv
+	PYTHONPATH=$(FUNCTION_PATHS):. $(BIN)/python -m bench.cost
 
 # Fault drills: seeded scenarios whose books must balance (they print their counts).
 drill: venv

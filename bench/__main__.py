@@ -27,6 +27,7 @@ BENCHMARKS = (
     "bench.callback_overhead",
     "bench.media_memory",
     "bench.events_throughput",
+    "bench.cost",
 )
 
 

@@ -33,17 +33,14 @@ import time
 from typing import Any
 from urllib.parse import urlencode
 
+from bench import common
 from bench.common import (
     TABLE,
     FakeContext,
     callback_post_event,
     create_resources,
-    figure,
-    header,
-    median,
     ms,
     no_stdout,
-    note,
     silence,
     use_environment,
 )
@@ -96,7 +93,7 @@ def main() -> None:
     from messaggio_core.dal.secrets import reset_secrets
     from messaggio_local.moto_atomic import make_dynamodb_atomic
 
-    header(
+    common.header(
         5,
         "Callback overhead",
         f"{REPORTS} delivery reports through the handler vs bare update_item, moto in-process",
@@ -129,8 +126,8 @@ def main() -> None:
                 if i >= WARMUP:
                     ours.append(elapsed)
                     bare.append(elapsed2)
-    h, b = median(ours), median(bare)
-    figure(
+    h, b = common.median(ours), common.median(bare)
+    common.figure(
         "handler per report (median)",
         ms(h),
         f"bare update_item {ms(b)}",
@@ -139,11 +136,13 @@ def main() -> None:
     )
     p90 = sorted(ours)[int(len(ours) * 0.9)]
     p90b = sorted(bare)[int(len(bare) * 0.9)]
-    figure(
+    common.figure(
         "handler per report (90th percentile)", ms(p90), f"bare {ms(p90b)}", f"{p90 / p90b:.2f}x"
     )
-    figure("handler's own work (median difference)", ms(h - b), "independent of the emulator")
-    note(f"checked: {REPORTS} + {WARMUP} warm-up reports, each answered 200 stored")
+    common.figure(
+        "handler's own work (median difference)", ms(h - b), "independent of the emulator"
+    )
+    common.note(f"checked: {REPORTS} + {WARMUP} warm-up reports, each answered 200 stored")
 
 
 if __name__ == "__main__":

@@ -195,6 +195,15 @@ def status_event(ptid: str) -> dict[str, Any]:
     return event
 
 
+def delete_handled(sqs: Any, queue_url: str, messages: list[dict[str, Any]]) -> None:
+    """Deletes received messages as Lambda's poller does after an invocation: ten a request
+    (SQS's most), by receipt handle."""
+    batches = [messages[i : i + 10] for i in range(0, len(messages), 10)]
+    for batch in batches:
+        entries = [{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(batch)]
+        sqs.delete_message_batch(QueueUrl=queue_url, Entries=entries)
+
+
 def silence(logger: Any) -> IO[str]:
     """Points a Powertools Logger at /dev/null: the JSON lines are still formatted and
     written (as in Lambda), only not shown."""

@@ -31,13 +31,11 @@ import os
 import time
 from typing import Any
 
+from bench import common
 from bench.common import (
     FakeContext,
     create_resources,
-    figure,
-    header,
     no_stdout,
-    note,
     silence,
     use_environment,
 )
@@ -60,7 +58,9 @@ def main() -> None:
     from messaggio_local.streams import StreamSource
     from messaggio_local.template import resource
 
-    header(7, "Events throughput", f"{SENDS} sends' changes through the handler to EventBridge")
+    common.header(
+        7, "Events throughput", f"{SENDS} sends' changes through the handler to EventBridge"
+    )
     make_dynamodb_atomic()
     make_eventbridge_fast()  # moto's own cost per delivery, not the connector's
     spec = resource("EventsFunction")["Properties"]["Events"]["TableChanges"]["Properties"]
@@ -127,19 +127,19 @@ def main() -> None:
         _, bus = handler.deps()
     if published != expected or done.given_up or done.errors:
         raise RuntimeError(f"published {published} of {expected}; {done}")
-    figure(
+    common.figure(
         "stream records through the handler",
         f"{records / spent:,.0f}/s",
         f"{records} records in {done.invocations} invocations",
     )
-    figure("events published", f"{published / spent:,.0f}/s", f"{published} events")
-    figure(
+    common.figure("events published", f"{published / spent:,.0f}/s", f"{published} events")
+    common.figure(
         "PutEvents calls per 100 events",
         f"{bus.calls * 100 / published:.1f}",
         "one call per event: 100",
         target=">= 10 (the floor)",
     )
-    note(f"checked: {published} events read back from the rule's queue, as expected")
+    common.note(f"checked: {published} events read back from the rule's queue, as expected")
 
 
 def drain(sqs: Any, queue: str) -> int:
@@ -149,12 +149,7 @@ def drain(sqs: Any, queue: str) -> int:
         if not got:
             return count
         count += len(got)
-        sqs.delete_message_batch(
-            QueueUrl=queue,
-            Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)
-            ],
-        )
+        common.delete_handled(sqs, queue, got)
 
 
 if __name__ == "__main__":

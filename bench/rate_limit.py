@@ -56,6 +56,7 @@ import threading
 import time
 from typing import Any
 
+from bench import common
 from bench.common import (
     BATCH_SIZE,
     LOGIN,
@@ -66,12 +67,8 @@ from bench.common import (
     MotoServer,
     child_environment,
     create_resources,
-    figure,
-    header,
-    median,
     ms,
     no_stdout,
-    note,
     phone,
     silence,
     text_body,
@@ -230,14 +227,7 @@ def drain() -> None:
         retry = {f["itemIdentifier"] for f in answer["batchItemFailures"]}
         failed += len(retry)
         done = [m for m in got if m["MessageId"] not in retry]
-        for start in range(0, len(done), 10):
-            sqs.delete_message_batch(
-                QueueUrl=queue_url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                    for i, m in enumerate(done[start : start + 10])
-                ],
-            )
+        common.delete_handled(sqs, queue_url, done)
         for m in got:  # a retried record comes back at once (as with a short timeout)
             if m["MessageId"] in retry:
                 sqs.change_message_visibility(
@@ -291,7 +281,7 @@ def main() -> None:
     from messaggio_sandbox import SandboxPlatform
 
     store = "store: stand-in, DynamoDB-like latency" if STORE == "modelled" else "store: moto"
-    header(
+    common.header(
         2,
         "Rate limit",
         f"{BACKLOG} one-recipient messages, MESSAGGIO_RATE_LIMIT={RATE}, {CONTAINERS} "
@@ -349,33 +339,39 @@ def main() -> None:
     granted = {k: v for s in summaries for k, v in s["granted"].items()}
     departed = {k: v for s in summaries for k, v in s["departed"].items()}
     gaps = sorted(departed[k] - granted[k] for k in departed)
-    figure(
+    common.figure(
         "achieved rate, steady part",
         f"{rate:.1f} /s",
         f"limit {RATE} /s",
         f"{rate / RATE:.1%} of the limit",
         f">= 95% ({0.95 * RATE:.1f} /s)",
     )
-    figure(
+    common.figure(
         "most arrivals in any 1 s (max_per_second)",
         f"{peak}",
         f"limit {RATE}",
         f"{peak / RATE:.0%} of the limit",
         f"never above {RATE}",
     )
-    figure("  most leaving the two pacers in any 1 s", f"{max_in_window(list(granted.values()))}")
-    figure("  most platform requests begun in any 1 s", f"{max_in_window(list(departed.values()))}")
-    figure(
+    common.figure(
+        "  most leaving the two pacers in any 1 s", f"{max_in_window(list(granted.values()))}"
+    )
+    common.figure(
+        "  most platform requests begun in any 1 s", f"{max_in_window(list(departed.values()))}"
+    )
+    common.figure(
         "  pacer to request begun (median / max)",
-        f"{ms(median(gaps))} / {ms(gaps[-1])}",
+        f"{ms(common.median(gaps))} / {ms(gaps[-1])}",
         "the pacer's guard 25 ms",
     )
-    figure("whole run, first to last (arrival_rate)", f"{whole:.1f} /s", "opening burst included")
+    common.figure(
+        "whole run, first to last (arrival_rate)", f"{whole:.1f} /s", "opening burst included"
+    )
     per = "; ".join(
         f"{s['records']} records in {s['invocations']} invocations, {s['failed']} retried"
         for s in summaries
     )
-    note(
+    common.note(
         f"checked: {accepted}/{BACKLOG} sends accepted, each once; steady part {len(steady)} "
         f"arrivals over {steady[-1] - steady[0]:.2f} s; containers: {per}"
     )

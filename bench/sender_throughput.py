@@ -49,6 +49,7 @@ from typing import Any
 
 import requests
 
+from bench import common
 from bench.common import (
     BATCH_SIZE,
     LOGIN,
@@ -57,12 +58,8 @@ from bench.common import (
     FakeContext,
     ModelledStore,
     create_resources,
-    figure,
-    header,
-    median,
     ms,
     no_stdout,
-    note,
     phone,
     silence,
     sqs_record,
@@ -234,7 +231,7 @@ def store_costs(items: int, calls: int = 5) -> tuple[float, float]:
         )
         settles.append(time.perf_counter() - t2)
         claims.append(t2 - t)
-    return median(claims), median(settles)
+    return common.median(claims), common.median(settles)
 
 
 def baseline(send_url: str, count: int) -> tuple[float, float]:
@@ -261,7 +258,7 @@ def baseline(send_url: str, count: int) -> tuple[float, float]:
         trips.append(time.perf_counter() - t)
         if b"<code>0</code>" not in answer.content:
             raise RuntimeError(f"baseline send refused: {answer.text}")
-    return time.perf_counter() - started, median(trips)
+    return time.perf_counter() - started, common.median(trips)
 
 
 def main() -> None:
@@ -282,7 +279,7 @@ def main() -> None:
 
     count = MESSAGES
     n_batches = -(-count // BATCH_SIZE)
-    header(
+    common.header(
         1,
         "Sender time per message",
         f"{count} one-recipient messages, {n_batches} batches of {BATCH_SIZE}, "
@@ -352,21 +349,23 @@ def main() -> None:
         base, trip = baseline(sandbox.send_url, count)
 
     ideal = n_batches * trip
-    figure(
+    common.figure(
         f"handler, {count} messages, moto in-process",
         f"{ours:.2f} s",
         f"sequential requests.post {base:.2f} s",
         f"{base / ours:.1f}x faster",
         ">= 8x faster",
     )
-    figure("  per message", ms(ours / count), ms(base / count))
-    figure(
+    common.figure("  per message", ms(ours / count), ms(base / count))
+    common.figure(
         f"ideal: {n_batches} batches x slowest request",
         f"{ideal:.2f} s",
         f"median single request {ms(trip)}",
     )
-    figure("handler / ideal, moto in-process", f"{ours / ideal:.2f}x", target="<= 1.3x ideal")
-    figure(
+    common.figure(
+        "handler / ideal, moto in-process", f"{ours / ideal:.2f}x", target="<= 1.3x ideal"
+    )
+    common.figure(
         "handler, store a no-op (NOT the product)",
         f"{faked:.2f} s",
         f"sequential requests.post {base:.2f} s",
@@ -374,38 +373,38 @@ def main() -> None:
         ">= 8x, <= 1.3x ideal",
     )
     if modelled_time is not None:
-        figure(
+        common.figure(
             "handler, store DynamoDB-like (NOT the product)",
             f"{modelled_time:.2f} s",
             f"sequential requests.post {base:.2f} s",
             f"{base / modelled_time:.1f}x faster, {modelled_time / ideal:.2f}x ideal",
             ">= 8x, <= 1.3x ideal",
         )
-        note("  (claim 5-15 ms, settle 10-30 ms, no CPU: bench.common.ModelledStore)")
+        common.note("  (claim 5-15 ms, settle 10-30 ms, no CPU: bench.common.ModelledStore)")
     s_spans, p_spans = store_spans.spans, platform_spans.spans
     both = overlap(s_spans, p_spans)
     store_only = union(s_spans) - both
     platform_only = union(p_spans) - both
     neither = ours - union(s_spans + p_spans)
     per = 1000 / n_batches
-    note(
+    common.note(
         f"where the moto run's time went, ms per batch: only store calls in flight "
         f"{store_only * per:.0f}, store calls and platform requests {both * per:.0f}, only "
         f"platform requests {platform_only * per:.0f}, neither {neither * per:.0f}"
     )
     serial = BATCH_SIZE * (claim_small + settle_small)
-    note(
+    common.note(
         f"moto, one call at a time on an empty table: claim {ms(claim_small)}, settle "
         f"{ms(settle_small)}, so {BATCH_SIZE} x both = {ms(serial)}"
         f" of emulator work per batch that cannot overlap (one lock, one GIL); in the run a "
-        f"store call took {ms(median(store_spans.durations()))} (median, waits included), a "
-        f"platform request {ms(median(platform_spans.durations()))}"
+        f"store call took {ms(common.median(store_spans.durations()))} (median, waits included), a "
+        f"platform request {ms(common.median(platform_spans.durations()))}"
     )
-    note(
+    common.note(
         f"moto artefact: settle {ms(settle_small)} on an empty table, {ms(settle_big)} on "
         f"{BIG_TABLE} items; the table is emptied between batches, untimed"
     )
-    note(
+    common.note(
         f"checked: {accepted}/{count} sends accepted by the sandbox, {checked} recorded "
         f"submitted with their msg_id; no-op run: {count} accepted"
     )

@@ -31,6 +31,9 @@ from messaggio_local.examples import fresh
 from messaggio_local.template import ROOT
 
 AWS_PORT, API_PORT, PLATFORM_PORT, START_API_PORT = 5010, 3010, 8411, 3011
+# samconfig.toml's `local` environment: Architecture=x86_64 (Docker's Lambda image here),
+# built into .aws-sam/build-x86_64 and invoked from there (README: "... with `sam local`").
+LOCAL = ("--config-env", "local")
 TOKEN = "cb-token-0123456789abcdef"  # noqa: S105 (the local token the events carry)
 
 
@@ -62,6 +65,7 @@ class Recipe:
         run = self.sam_cmd(
             "local",
             "invoke",
+            *LOCAL,
             function,
             "-e",
             str(event),
@@ -155,7 +159,7 @@ def start_stack(recipe: Recipe) -> subprocess.Popen[str]:
 
 def run(recipe: Recipe) -> None:
     print("sam build", flush=True)
-    build = recipe.sam_cmd("build", timeout=600)
+    build = recipe.sam_cmd("build", *LOCAL, timeout=600)
     recipe.check("sam build", build.returncode == 0, build.stderr[-800:])
     suffix = time.strftime("%H%M%S")
     send = recipe.work / "sqs_text.json"
@@ -204,7 +208,7 @@ def run(recipe: Recipe) -> None:
     print(f"sam local start-api --port {START_API_PORT}", flush=True)
     api = subprocess.Popen(  # noqa: S603
         [
-            *(recipe.sam, "local", "start-api", "--port", str(START_API_PORT)),
+            *(recipe.sam, "local", "start-api", *LOCAL, "--port", str(START_API_PORT)),
             *("--env-vars", str(recipe.work / "env.local.json"), *recipe.image),
         ],
         cwd=ROOT,

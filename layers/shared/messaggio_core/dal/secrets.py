@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.parameters.exceptions import (
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from messaggio_core.dal.clients import AWS_CONFIG
+from messaggio_core.dal.clients import client, secretsmanager
 from messaggio_core.dal.common import error_code
 
 MAX_AGE_SECONDS: Final = 300
@@ -48,7 +48,7 @@ _READ_FAILURES: Final = {
 
 @cache
 def _provider() -> SecretsProvider:
-    return SecretsProvider(boto_config=AWS_CONFIG)
+    return SecretsProvider(boto3_client=secretsmanager())
 
 
 _validated: dict[str, tuple[object, Credentials]] = {}
@@ -100,4 +100,5 @@ def _shape_failure(exc: ValidationError) -> str:
 def reset_secrets() -> None:
     """Forget the cached secret and its client (tests)."""
     _provider.cache_clear()
+    client.cache_clear()
     _validated.clear()

@@ -1,0 +1,96 @@
+"""Issue 14: the functions and the layer run on the architecture the template names (arm64 by
+default, x86_64 one parameter away), and `sam build` puts native code of that architecture in
+the layer, every module compiled. A layer built for x86_64 under arm64 functions fails at the
+first import of pydantic-core, in production only: this builds the layer for each and reads
+its ELF files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from messaggio_local.template import ROOT, resource, template
+from tests.template.conftest import parameter
+
+SAM = ROOT / ".venv-sam" / "bin" / "sam"
+# e_machine in an ELF header (offset 18, little-endian): what `file` prints as the machine.
+ELF_MACHINES = {183: "arm64", 62: "x86_64"}
+ARCHITECTURE = {"Ref": "Architecture"}
+
+
+def elf_machine(path: Path) -> str:
+    header = path.read_bytes()[:20]
+    assert header[:4] == b"\x7fELF", f"{path.name} is not an ELF file"
+    assert header[5] == 1, f"{path.name}: not little-endian"
+    machine = int.from_bytes(header[18:20], "little")
+    return ELF_MACHINES.get(machine, f"machine {machine}")
+
+
+def test_arm64_is_the_default_and_x86_64_the_other_choice() -> None:
+    architecture = parameter("Architecture")
+    assert architecture["Default"] == "arm64"
+    assert sorted(architecture["AllowedValues"]) == ["arm64", "x86_64"]
+
+
+def test_the_functions_and_the_layer_follow_the_parameter() -> None:
+    """One parameter moves all: functions (Globals, none overriding), the layer's
+    compatibility and the architecture its wheels are fetched for."""
+    assert template()["Globals"]["Function"]["Architectures"] == [ARCHITECTURE]
+    for name, body in template()["Resources"].items():
+        if body["Type"] == "AWS::Serverless::Function":
+            assert "Architectures" not in body["Properties"], name
+    layer = resource("SharedLayer")
+    assert layer["Properties"]["CompatibleArchitectures"] == [ARCHITECTURE]
+    assert layer["Metadata"]["BuildArchitecture"] == ARCHITECTURE
+    # layers/shared/Makefile reads the architecture from its working folder's name
+    assert layer["Metadata"]["WorkingDirectory"] == {"Fn::Sub": "layers/arch/${Architecture}"}
+    for name in parameter("Architecture")["AllowedValues"]:
+        assert (ROOT / "layers" / "arch" / name).is_dir(), name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("architecture", ["arm64", "x86_64"])
+def test_sam_build_puts_native_code_of_the_architecture_in_the_layer(
+    architecture: str, tmp_path: Path
+) -> None:
+    """`sam build SharedLayer` as a deployment runs it (on this machine, whatever it is):
+    every compiled module of the layer (pydantic-core, charset-normalizer) is for the
+    architecture given, none for the other."""
+    assert SAM.exists(), "no SAM CLI: `make .venv-sam/.installed` (make test installs it)"
+    env = dict(os.environ, SAM_CLI_TELEMETRY="0")
+    # sam build's python builder needs a python3.12 on PATH: the one running this.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    build = tmp_path / "build"
+    command = [
+        *(str(SAM), "build", "SharedLayer", "--template-file", str(ROOT / "template.yaml")),
+        *("--build-dir", str(build), "--cache-dir", str(tmp_path / "cache")),
+        *("--parameter-overrides", f"Architecture={architecture}"),
+    ]
+    run = subprocess.run(
+        command, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600, check=False
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    python = build / "SharedLayer" / "python"
+    native = sorted(python.rglob("*.so"))
+    names = {p.relative_to(python).parts[0] for p in native}
+    assert {"pydantic_core", "charset_normalizer"} <= names, names
+    machines = {str(p.relative_to(python)): elf_machine(p) for p in native}
+    assert set(machines.values()) == {architecture}, machines
+    # Compiled once at build (a layer is read-only in Lambda: otherwise every new container
+    # compiles what it imports), as .pyc Python uses without comparing the files' times.
+    tag = f"cpython-{sys.version_info.major}{sys.version_info.minor}"
+    sources = [p for p in python.rglob("*.py") if "__pycache__" not in p.parts]
+    uncompiled = [
+        str(p.relative_to(python))
+        for p in sources
+        if not (p.parent / "__pycache__" / f"{p.stem}.{tag}.pyc").exists()
+    ]
+    assert sources and not uncompiled, uncompiled[:10]
+    compiled = python / "messaggio_core" / "__pycache__" / f"__init__.{tag}.pyc"
+    assert int.from_bytes(compiled.read_bytes()[4:8], "little") == 0b01, "unchecked-hash .pyc"
+    shutil.rmtree(build)
