@@ -195,7 +195,9 @@ def _up(args: argparse.Namespace, console: Any) -> int:
         partial.replace(state_file)
         written.append(state_file)
         say(_banner(stack, state, args, env_file))
-        while not stopping.wait(3600):
+        # Short waits: a stop signal the kernel hands to another thread only sets a flag that
+        # the main thread acts on when it next runs Python, which a wait of an hour would not.
+        while not stopping.wait(0.5):
             pass
     except _Stop:
         pass
