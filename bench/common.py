@@ -107,15 +107,18 @@ def create_resources(*, bucket: bool = False) -> None:
 
 @contextlib.contextmanager
 def emulated_aws(*, bucket: bool = False) -> Iterator[None]:
-    """moto in this process (DynamoDB's writes atomic, as DynamoDB's are), the product's
-    cached clients and secret forgotten, the resources made (create_resources)."""
+    """moto in this process (DynamoDB's writes atomic, as DynamoDB's are; HEAD answers
+    bodiless, as over HTTP), the product's cached clients and secret forgotten, the resources
+    made (create_resources)."""
     from moto import mock_aws
 
     from messaggio_core.dal.clients import reset_clients
     from messaggio_core.dal.secrets import reset_secrets
     from messaggio_local.moto_atomic import make_dynamodb_atomic
+    from messaggio_local.moto_head import make_head_bodiless
 
     make_dynamodb_atomic()
+    make_head_bodiless()
     with mock_aws():
         reset_clients()
         reset_secrets()

@@ -17,6 +17,7 @@ from messaggio_core.dal.clients import reset_clients
 from messaggio_core.dal.secrets import reset_secrets
 from messaggio_local.moto_atomic import make_dynamodb_atomic
 from messaggio_local.moto_events import make_eventbridge_fast
+from messaggio_local.moto_head import make_head_bodiless
 from messaggio_local.resources import create_bucket, create_secret, create_table
 
 pytest_plugins = [
@@ -34,6 +35,7 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-1")
 make_dynamodb_atomic()
 make_eventbridge_fast()
+make_head_bodiless()
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
