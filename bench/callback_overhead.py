@@ -34,16 +34,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bench import common
-from bench.common import (
-    TABLE,
-    FakeContext,
-    callback_post_event,
-    create_resources,
-    ms,
-    no_stdout,
-    silence,
-    use_environment,
-)
+from bench.common import TABLE, callback_post_event, ms, no_stdout, silence
+from messaggio_local.template import function_context
 
 REPORTS = int(os.environ.get("BENCH_CALLBACK_REPORTS", "300"))
 WARMUP = 20
@@ -86,32 +78,24 @@ def bare_update(client: Any, msg_id: str) -> None:
 
 
 def main() -> None:
-    use_environment(CALLBACK_ALLOWED_CIDRS="203.0.113.0/24")
-    from moto import mock_aws
-
-    from messaggio_core.dal.clients import dynamodb, reset_clients
-    from messaggio_core.dal.secrets import reset_secrets
-    from messaggio_local.moto_atomic import make_dynamodb_atomic
+    common.use_environment(CALLBACK_ALLOWED_CIDRS="203.0.113.0/24")
+    from messaggio_core.dal.clients import dynamodb
 
     common.header(
         5,
         "Callback overhead",
         f"{REPORTS} delivery reports through the handler vs bare update_item, moto in-process",
     )
-    make_dynamodb_atomic()
     ours: list[float] = []
     bare: list[float] = []
-    with mock_aws():
-        reset_clients()
-        reset_secrets()
-        create_resources()
+    with common.emulated_aws():
         from messaggio_callbacks import handler
         from messaggio_callbacks.settings import settings
 
         settings.cache_clear()
         silence(handler.logger)
         client = dynamodb()
-        context = FakeContext("CallbacksFunction")
+        context = function_context("CallbacksFunction")
         with no_stdout():
             for i in range(WARMUP + REPORTS):
                 event = report_event(f"h-{i:06d}")

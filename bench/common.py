@@ -1,6 +1,7 @@
 """What the benchmarks share: the Lambda environment of template.yaml, emulated AWS built
-from the template, SQS and API Gateway events, a Lambda context, moto_server in a child
-process, and one way of printing a figure next to its baseline and target."""
+from the template (messaggio_local.resources, as the tests build it), SQS and API Gateway
+events, moto_server in a child process, and one way of printing a figure next to its baseline
+and target. A handler's Lambda context is messaggio_local.template.function_context's."""
 
 # PLC0415: imports inside functions, on purpose: a handler is imported only once its
 # environment is set, inside the emulator.
@@ -21,11 +22,11 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final
 
-from messaggio_local.template import resource
+from messaggio_local.resources import create_bucket, create_secret, create_table
+from messaggio_local.template import ACCOUNT, REGION, resource
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 EVENTS: Final = ROOT / "events"
@@ -42,13 +43,8 @@ PYTHONPATH: Final = os.pathsep.join(
     )
 )
 
-REGION: Final = "eu-west-1"
-ACCOUNT: Final = "123456789012"
 TABLE: Final = "messages-bench"
 SECRET_ID: Final = "messaggio/connector"  # noqa: S105 (a name, not a secret)
-LOGIN: Final = "acme"
-SECRET_KEY: Final = "s3cr3t-Key"  # noqa: S105 (the sandbox's published test account)
-CALLBACK_TOKEN: Final = "cb-token-0123456789abcdef"  # noqa: S105 (the events/ files' token)
 PLATFORM_IP: Final = "203.0.113.10"  # the source address in events/callback_*.json
 QUEUE_NAME: Final = "messaggio-connector-send"
 QUEUE_ARN: Final = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{QUEUE_NAME}"
@@ -97,42 +93,37 @@ def child_environment(**extra: str) -> dict[str, str]:
     return env
 
 
-@dataclass
-class FakeContext:
-    """What the handlers and Powertools read from a Lambda context."""
-
-    function_name: str = "SenderFunction"
-    remaining_ms: int = 30_000
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    aws_request_id: str = "bench-request"
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
-
-
 def create_resources(*, bucket: bool = False) -> None:
-    """The messages table from template.yaml's own definition, the secret, the bucket; in
-    whatever AWS boto3 reaches now (mock_aws, or moto_server via AWS_ENDPOINT_URL)."""
+    """The messages table, the secret and (with `bucket`) the media bucket, made from
+    template.yaml in whatever AWS boto3 reaches now (mock_aws, or moto_server via
+    AWS_ENDPOINT_URL)."""
     import boto3
 
-    from messaggio_local.template import create_table
-
     create_table(boto3.client("dynamodb"), "MessagesTable", TABLE)
-    boto3.client("secretsmanager").create_secret(
-        Name=SECRET_ID,
-        SecretString=json.dumps(
-            {"login": LOGIN, "secret_key": SECRET_KEY, "callback_token": CALLBACK_TOKEN}
-        ),
-    )
+    create_secret(boto3.client("secretsmanager"), SECRET_ID)
     if bucket:
-        boto3.client("s3").create_bucket(
-            Bucket=MEDIA_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
-        )
+        create_bucket(boto3.client("s3"), "MediaBucket", MEDIA_BUCKET)
+
+
+@contextlib.contextmanager
+def emulated_aws(*, bucket: bool = False) -> Iterator[None]:
+    """moto in this process (DynamoDB's writes atomic, as DynamoDB's are; HEAD answers
+    bodiless, as over HTTP), the product's cached clients and secret forgotten, the resources
+    made (create_resources)."""
+    from moto import mock_aws
+
+    from messaggio_core.dal.clients import reset_clients
+    from messaggio_core.dal.secrets import reset_secrets
+    from messaggio_local.moto_atomic import make_dynamodb_atomic
+    from messaggio_local.moto_head import make_head_bodiless
+
+    make_dynamodb_atomic()
+    make_head_bodiless()
+    with mock_aws():
+        reset_clients()
+        reset_secrets()
+        create_resources(bucket=bucket)
+        yield
 
 
 def text_body(ptid: str, phone: str) -> str:

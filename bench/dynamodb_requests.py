@@ -35,12 +35,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bench.common import (
-    CALLBACK_TOKEN,
-    LOGIN,
-    SECRET_KEY,
-    FakeContext,
     callback_post_event,
-    create_resources,
+    emulated_aws,
     figure,
     header,
     no_stdout,
@@ -52,6 +48,8 @@ from bench.common import (
     text_body,
     use_environment,
 )
+from messaggio_local.resources import CALLBACK_TOKEN, LOGIN, SECRET_KEY
+from messaggio_local.template import function_context
 
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
 READS = {"GetItem", "BatchGetItem", "TransactGetItems"}
@@ -92,11 +90,8 @@ def main() -> None:
         CALLBACK_ALLOWED_CIDRS="203.0.113.0/24",
     )
     import boto3
-    from moto import mock_aws
 
     from messaggio_core.dal.clients import reset_clients
-    from messaggio_core.dal.secrets import reset_secrets
-    from messaggio_local.moto_atomic import make_dynamodb_atomic
     from messaggio_sandbox import SandboxPlatform
 
     header(
@@ -105,15 +100,11 @@ def main() -> None:
         "one send to one recipient, delivered + seen + reply reports, one status query; "
         "a STOP reply, then a batch of 25 sends",
     )
-    make_dynamodb_atomic()
     calls = Calls()
     rows: list[tuple[str, Counter[str], int]] = []
-    with SandboxPlatform(accounts={LOGIN: SECRET_KEY}) as sandbox, mock_aws():
+    with SandboxPlatform(accounts={LOGIN: SECRET_KEY}) as sandbox, emulated_aws():
         os.environ["MESSAGGIO_SEND_URL"] = sandbox.send_url
         os.environ["MESSAGGIO_MEDIA_URL"] = sandbox.media_url
-        reset_clients()
-        reset_secrets()
-        create_resources()
         from messaggio_callbacks import handler as callbacks
         from messaggio_sender import handler as sender
 
@@ -130,7 +121,7 @@ def main() -> None:
         with no_stdout():
             answer = sender.lambda_handler(
                 {"Records": [sqs_record("bench-m1", text_body(PTID, phone(1)))]},
-                FakeContext(),
+                function_context("SenderFunction"),
             )
         (request,) = sandbox.sends()
         if answer["batchItemFailures"] or not request.accepted:
@@ -149,13 +140,14 @@ def main() -> None:
             event = callback_post_event(body)
             event["pathParameters"] = {"token": CALLBACK_TOKEN}
             with no_stdout():
-                result = callbacks.lambda_handler(event, FakeContext("CallbacksFunction"))
+                result = callbacks.lambda_handler(event, function_context("CallbacksFunction"))
             if result["statusCode"] != 200 or not json.loads(result["body"])["stored"]:
                 raise RuntimeError(f"report {name}: {result['statusCode']} {result['body']}")
             rows.append((f"{name} report (callbacks handler)", *calls.take()))
 
         with no_stdout():
-            result = callbacks.lambda_handler(status_event(PTID), FakeContext("CallbacksFunction"))
+            event = status_event(PTID)
+            result = callbacks.lambda_handler(event, function_context("CallbacksFunction"))
         view = json.loads(result["body"])
         (recipient,) = view["recipients"]
         if result["statusCode"] != 200 or recipient["status"] != "seen" or not recipient["replies"]:
@@ -168,7 +160,7 @@ def main() -> None:
             for i in range(1, 25)
         ]
         with no_stdout():
-            answer = sender.lambda_handler({"Records": batch}, FakeContext())
+            answer = sender.lambda_handler({"Records": batch}, function_context("SenderFunction"))
         if answer["batchItemFailures"] or len(sandbox.sends()) != 1 + 24:
             raise RuntimeError("the batch did not go through with one recipient suppressed")
         rows.append(("batch of 25 sends, 1 opted out (sender)", *calls.take()))

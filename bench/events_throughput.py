@@ -26,47 +26,35 @@ changes (each send's state, each recipient's status moves, each reply).
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from typing import Any
 
 from bench import common
-from bench.common import (
-    FakeContext,
-    create_resources,
-    no_stdout,
-    silence,
-    use_environment,
-)
+from bench.common import no_stdout, silence
+from messaggio_local.template import function_context, resource
 
 SENDS = int(os.environ.get("BENCH_EVENTS_SENDS", "200"))
 RECIPIENTS = 3
 
 
 def main() -> None:
-    use_environment(EVENT_BUS_NAME="default")
+    common.use_environment(EVENT_BUS_NAME="default")
     import boto3
-    from moto import mock_aws
 
-    from messaggio_core.dal.clients import reset_clients
     from messaggio_core.dal.messages import MessageStore, SendMeta
     from messaggio_core.protocol.reports import parse_report
-    from messaggio_core.protocol.surface import EVENT_SOURCE, State
-    from messaggio_local.moto_atomic import make_dynamodb_atomic
+    from messaggio_core.protocol.surface import State
     from messaggio_local.moto_events import make_eventbridge_fast
+    from messaggio_local.resources import capture_events
     from messaggio_local.streams import StreamSource
-    from messaggio_local.template import resource
 
     common.header(
         7, "Events throughput", f"{SENDS} sends' changes through the handler to EventBridge"
     )
-    make_dynamodb_atomic()
     make_eventbridge_fast()  # moto's own cost per delivery, not the connector's
     spec = resource("EventsFunction")["Properties"]["Events"]["TableChanges"]["Properties"]
-    with mock_aws():
-        reset_clients()
-        create_resources()
+    with common.emulated_aws():
         from bench.common import TABLE
         from messaggio_events import handler
         from messaggio_events.settings import settings
@@ -75,13 +63,7 @@ def main() -> None:
         handler.deps.cache_clear()
         silence(handler.logger)
         sqs = boto3.client("sqs")
-        queue = sqs.create_queue(QueueName="bench-events")["QueueUrl"]
-        bridge = boto3.client("events")
-        bridge.put_rule(Name="all", EventPattern=json.dumps({"source": [EVENT_SOURCE]}))
-        bridge.put_targets(
-            Rule="all",
-            Targets=[{"Id": "q", "Arn": "arn:aws:sqs:eu-west-1:123456789012:bench-events"}],
-        )
+        queue = capture_events(sqs, boto3.client("events"), "bench-events", "all")
         store = MessageStore(TABLE, 90)
         expected = 0
         for s in range(SENDS):
@@ -109,7 +91,7 @@ def main() -> None:
             batch_size=int(spec["BatchSize"]),
         )
         records = source.fetch()
-        context = FakeContext("EventsFunction")
+        context = function_context("EventsFunction")
         spent = 0.0
         published = 0
 

@@ -44,11 +44,8 @@ import tracemalloc
 from typing import Any
 
 from bench.common import (
-    LOGIN,
     MEDIA_BUCKET,
-    SECRET_KEY,
     TABLE,
-    FakeContext,
     MotoServer,
     child_environment,
     create_resources,
@@ -60,6 +57,8 @@ from bench.common import (
     silence,
     use_environment,
 )
+from messaggio_local.resources import LOGIN, SECRET_KEY
+from messaggio_local.template import function_context
 
 MIB = 1024 * 1024
 SIZES = (1 * MIB, 10 * MIB)
@@ -126,7 +125,8 @@ def worker(mode: str, size: int) -> None:
 
         def upload(key: str) -> None:
             with no_stdout():
-                answer = handler.lambda_handler(notification(key), FakeContext("MediaFunction"))
+                context = function_context("MediaFunction")
+                answer = handler.lambda_handler(notification(key), context)
             if answer["batchItemFailures"]:
                 raise RuntimeError(f"{key}: {answer}")
 

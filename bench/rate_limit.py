@@ -57,23 +57,9 @@ import time
 from typing import Any
 
 from bench import common
-from bench.common import (
-    BATCH_SIZE,
-    LOGIN,
-    QUEUE_NAME,
-    SECRET_KEY,
-    FakeContext,
-    ModelledStore,
-    MotoServer,
-    child_environment,
-    create_resources,
-    ms,
-    no_stdout,
-    phone,
-    silence,
-    text_body,
-    use_environment,
-)
+from bench.common import BATCH_SIZE, QUEUE_NAME, ModelledStore, MotoServer, ms, phone, text_body
+from messaggio_local.resources import LOGIN, SECRET_KEY, create_queue, queue_arn
+from messaggio_local.template import function_context
 
 BACKLOG = int(os.environ.get("BENCH_RATE_BACKLOG", "600"))
 RATE = 50
@@ -149,12 +135,7 @@ def slope(times: list[float]) -> float:
 def worker() -> None:
     """One container: its own moto in-process for the secret (and the store, if asked), SQS
     at moto_server (AWS_ENDPOINT_URL_SQS)."""
-    from moto import mock_aws
-
-    from messaggio_local.moto_atomic import make_dynamodb_atomic
-
-    make_dynamodb_atomic()
-    with mock_aws():
+    with common.emulated_aws():
         drain()
 
 
@@ -165,11 +146,10 @@ def drain() -> None:
     from messaggio_core.dal.clients import dynamodb
     from messaggio_sender import handler
 
-    create_resources()
-    silence(handler.logger)
+    common.silence(handler.logger)
     sqs = boto3.client("sqs")
     queue_url = os.environ["BENCH_QUEUE_URL"]
-    queue_arn = os.environ["BENCH_QUEUE_ARN"]
+    source_arn = os.environ["BENCH_QUEUE_ARN"]
     deps = handler.deps()  # a warm container: clients, pools, the secret
     deps.credentials()
     dynamodb()
@@ -214,14 +194,14 @@ def drain() -> None:
                     "messageAttributes": {},
                     "md5OfBody": m["MD5OfBody"],
                     "eventSource": "aws:sqs",
-                    "eventSourceARN": queue_arn,
+                    "eventSourceARN": source_arn,
                     "awsRegion": os.environ["AWS_DEFAULT_REGION"],
                 }
                 for m in got
             ]
         }
-        with no_stdout():
-            answer = handler.lambda_handler(event, FakeContext())
+        with common.no_stdout():
+            answer = handler.lambda_handler(event, function_context("SenderFunction"))
         invocations += 1
         records += len(got)
         retry = {f["itemIdentifier"] for f in answer["batchItemFailures"]}
@@ -292,15 +272,9 @@ def main() -> None:
         MotoServer() as moto,
         SandboxPlatform(accounts={LOGIN: SECRET_KEY}, latency=LATENCY) as sandbox,
     ):
-        use_environment(AWS_ENDPOINT_URL_SQS=moto.endpoint)
+        common.use_environment(AWS_ENDPOINT_URL_SQS=moto.endpoint)
         sqs = boto3.client("sqs")
-        queue_url = sqs.create_queue(
-            QueueName=QUEUE_NAME,
-            Attributes={"VisibilityTimeout": "180"},  # as SendQueue
-        )["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
+        queue_url = create_queue(sqs, "SendQueue", QUEUE_NAME)
         for start in range(0, BACKLOG, 10):
             sqs.send_message_batch(
                 QueueUrl=queue_url,
@@ -309,7 +283,7 @@ def main() -> None:
                     for i in range(start, min(start + 10, BACKLOG))
                 ],
             )
-        env = child_environment(
+        env = common.child_environment(
             AWS_ENDPOINT_URL_SQS=moto.endpoint,
             MESSAGGIO_SEND_URL=sandbox.send_url,
             MESSAGGIO_MEDIA_URL=sandbox.media_url,
@@ -320,7 +294,7 @@ def main() -> None:
             SEND_CLAIM_STALE_SECONDS="40",
             ACCOUNT_BACKOFF_SECONDS="300",
             BENCH_QUEUE_URL=queue_url,
-            BENCH_QUEUE_ARN=queue_arn,
+            BENCH_QUEUE_ARN=queue_arn(sqs, queue_url),
         )
         if WORKERS:
             env["SENDER_WORKERS"] = WORKERS

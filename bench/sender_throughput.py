@@ -52,12 +52,8 @@ import requests
 from bench import common
 from bench.common import (
     BATCH_SIZE,
-    LOGIN,
-    SECRET_KEY,
     TABLE,
-    FakeContext,
     ModelledStore,
-    create_resources,
     ms,
     no_stdout,
     phone,
@@ -66,6 +62,8 @@ from bench.common import (
     text_body,
     use_environment,
 )
+from messaggio_local.resources import LOGIN, SECRET_KEY, create_table
+from messaggio_local.template import function_context
 
 MESSAGES = int(os.environ.get("BENCH_SENDER_MESSAGES", "1000"))
 # What-if, not run by default (it adds a run): the store a stand-in answering after
@@ -166,7 +164,7 @@ def invoke(event: dict[str, Any]) -> float:
 
     with no_stdout():
         started = time.perf_counter()
-        answer = handler.lambda_handler(event, FakeContext())
+        answer = handler.lambda_handler(event, function_context("SenderFunction"))
         elapsed = time.perf_counter() - started
     if answer["batchItemFailures"]:
         raise RuntimeError(f"records failed: {answer['batchItemFailures']}")
@@ -175,8 +173,6 @@ def invoke(event: dict[str, Any]) -> float:
 
 def recreate_table() -> None:
     import boto3
-
-    from messaggio_local.template import create_table
 
     client = boto3.client("dynamodb")
     client.delete_table(TableName=TABLE)
@@ -270,11 +266,6 @@ def main() -> None:
         SEND_CLAIM_STALE_SECONDS="40",
         ACCOUNT_BACKOFF_SECONDS="300",
     )
-    from moto import mock_aws
-
-    from messaggio_core.dal.clients import reset_clients
-    from messaggio_core.dal.secrets import reset_secrets
-    from messaggio_local.moto_atomic import make_dynamodb_atomic
     from messaggio_sandbox import SandboxPlatform
 
     count = MESSAGES
@@ -285,15 +276,11 @@ def main() -> None:
         f"{count} one-recipient messages, {n_batches} batches of {BATCH_SIZE}, "
         f"sandbox latency {LATENCY * 1000:.0f} ms, rate limit 100000/s",
     )
-    make_dynamodb_atomic()
     store_spans, platform_spans = Intervals(), Intervals()
     with SandboxPlatform(accounts={LOGIN: SECRET_KEY}, latency=LATENCY) as sandbox:
         os.environ["MESSAGGIO_SEND_URL"] = sandbox.send_url
         os.environ["MESSAGGIO_MEDIA_URL"] = sandbox.media_url
-        with mock_aws():
-            reset_clients()
-            reset_secrets()
-            create_resources()
+        with common.emulated_aws():
             from messaggio_sender import handler
             from messaggio_sender.settings import settings
 

@@ -17,7 +17,8 @@ from messaggio_core.dal.clients import reset_clients
 from messaggio_core.dal.secrets import reset_secrets
 from messaggio_local.moto_atomic import make_dynamodb_atomic
 from messaggio_local.moto_events import make_eventbridge_fast
-from messaggio_local.template import create_table
+from messaggio_local.moto_head import make_head_bodiless
+from messaggio_local.resources import create_bucket, create_secret, create_table
 
 pytest_plugins = [
     "messaggio_sandbox.pytest_plugin",
@@ -34,6 +35,7 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-1")
 make_dynamodb_atomic()
 make_eventbridge_fast()
+make_head_bodiless()
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -42,9 +44,6 @@ VECTORS = Path(__file__).resolve().parent / "vectors" / "signature.json"
 REGION: Final = "eu-west-1"
 TABLE = "messages-test"
 SECRET_ID = "messaggio/connector"
-LOGIN = "acme"
-SECRET_KEY = "s3cr3t-Key"
-CALLBACK_TOKEN = "cb-token-0123456789abcdef"
 
 
 @pytest.fixture(scope="session")
@@ -89,12 +88,7 @@ def table(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.fixture
 def secret(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
-    boto3.client("secretsmanager").create_secret(
-        Name=SECRET_ID,
-        SecretString=json.dumps(
-            {"login": LOGIN, "secret_key": SECRET_KEY, "callback_token": CALLBACK_TOKEN}
-        ),
-    )
+    create_secret(boto3.client("secretsmanager"), SECRET_ID)
     monkeypatch.setenv("MESSAGGIO_SECRET_ID", SECRET_ID)
     return SECRET_ID
 
@@ -104,9 +98,8 @@ MEDIA_BUCKET = "messaggio-connector-media-123456789012"
 
 @pytest.fixture
 def media_bucket(aws: None) -> str:
-    boto3.client("s3").create_bucket(
-        Bucket=MEDIA_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
-    )
+    """The media bucket, made with template.yaml's settings (its notifications left out)."""
+    create_bucket(boto3.client("s3"), "MediaBucket", MEDIA_BUCKET)
     return MEDIA_BUCKET
 
 

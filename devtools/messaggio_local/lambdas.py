@@ -21,10 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from messaggio_local.template import ROOT
+from messaggio_local.template import REGION, ROOT, function_arn
 
-ACCOUNT = "123456789012"
-REGION = "eu-west-1"
 MEMORY = 512
 MOST_PROCESSES = 8  # per function: calls beyond this wait for a free process
 
@@ -80,7 +78,7 @@ class Function:
 
     @property
     def arn(self) -> str:
-        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.logical_id}"
+        return function_arn(self.logical_id)
 
     def process_environment(self, credentials: dict[str, str]) -> dict[str, str]:
         """What Lambda sets, then the function's own variables; nothing of this process's."""

@@ -22,7 +22,8 @@ from pathlib import Path
 
 @dataclass
 class LambdaContext:
-    """The Lambda context the handlers read."""
+    """The Lambda context the handlers read. `remaining_ms`, when set, is what
+    get_remaining_time_in_millis answers whatever the time (a test's fixed deadline)."""
 
     function_name: str
     timeout: float
@@ -31,8 +32,11 @@ class LambdaContext:
     started: float = field(default_factory=time.monotonic)
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     function_version: str = "$LATEST"
+    remaining_ms: int | None = None
 
     def get_remaining_time_in_millis(self) -> int:
+        if self.remaining_ms is not None:
+            return self.remaining_ms
         return max(0, int((self.timeout - (time.monotonic() - self.started)) * 1000))
 
 

@@ -35,10 +35,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from messaggio_core.protocol.surface import EVENT_SOURCE
 from messaggio_local.lambdas import (
-    ACCOUNT,
-    REGION,
     DynamoDBSource,
     Function,
     Functions,
@@ -50,16 +47,21 @@ from messaggio_local.moto_atomic import make_dynamodb_atomic
 from messaggio_local.moto_events import make_eventbridge_fast
 from messaggio_local.network import PeerCheck, listening
 from messaggio_local.resolve import Context
+from messaggio_local.resources import (
+    CALLBACK_TOKEN,
+    LOGIN,
+    SECRET_KEY,
+    capture_events,
+    create_bucket,
+    create_queue,
+    create_secret,
+    create_table,
+)
 from messaggio_local.streams import StreamSource
-from messaggio_local.template import ROOT, create_queue, create_table, template
+from messaggio_local.template import ACCOUNT, REGION, ROOT, template
 from messaggio_sandbox import SandboxPlatform
 
 STACK = "messaggio-connector"
-LOGIN = "acme"
-SECRET_KEY = "s3cr3t-Key"  # noqa: S105 (the sandbox's published test account)
-# The local callback token, fixed so the shipped callback events (events/callback_*.json)
-# work against `make up` as they are; a deployment's token is in its secret.
-CALLBACK_TOKEN = "cb-token-0123456789abcdef"  # noqa: S105
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 
 
@@ -325,27 +327,16 @@ class LocalStack:
         assert self.ctx is not None
         props = self.ctx.resolve(props)
         name = props.get("BucketName", f"{STACK}-{logical}".lower())
-        client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
-        queues = props.get("NotificationConfiguration", {}).get("QueueConfigurations", [])
-        if queues:
-            client.put_bucket_notification_configuration(
-                Bucket=name,
-                NotificationConfiguration={
-                    "QueueConfigurations": [
-                        {"QueueArn": q["Queue"], "Events": [q["Event"]]} for q in queues
-                    ]
-                },
-            )
+        create_bucket(client, logical, name, props)
         self.ctx.refs[logical] = name
         self.ctx.attrs[logical] = {"Arn": f"arn:aws:s3:::{name}"}
 
     def _secret(self) -> None:
         assert self.ctx is not None
-        boto3.client("secretsmanager").create_secret(
-            Name=self.ctx.parameters["MessaggioSecretId"],
-            SecretString=json.dumps(
-                {"login": LOGIN, "secret_key": SECRET_KEY, "callback_token": self.callback_token}
-            ),
+        create_secret(
+            boto3.client("secretsmanager"),
+            self.ctx.parameters["MessaggioSecretId"],
+            self.callback_token,
         )
 
     def _function(self, logical: str, res: dict[str, Any], glob: dict[str, Any]) -> Function:
@@ -495,24 +486,13 @@ class LocalStack:
         """Local only (a deployment's rules are its consumers'): a rule on the connector's
         bus delivering every event it publishes to a queue, to read them back."""
         assert self.ctx is not None
-        bus = str(self.ctx.parameters.get("EventBusName", "default"))
-        bridge = boto3.client("events")
-        if bus != "default":
-            bridge.create_event_bus(Name=bus)
-        sqs = boto3.client("sqs")
-        name = f"{STACK}-local-events"
-        url = sqs.create_queue(QueueName=name)["QueueUrl"]
-        bridge.put_rule(
-            Name="local-every-event",
-            EventBusName=bus,
-            EventPattern=json.dumps({"source": [EVENT_SOURCE]}),
+        return capture_events(
+            boto3.client("sqs"),
+            boto3.client("events"),
+            f"{STACK}-local-events",
+            "local-every-event",
+            str(self.ctx.parameters.get("EventBusName", "default")),
         )
-        bridge.put_targets(
-            Rule="local-every-event",
-            EventBusName=bus,
-            Targets=[{"Id": "local-events", "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"}],
-        )
-        return str(url)
 
     # -- the REST API ----------------------------------------------------------------------
 
@@ -597,20 +577,9 @@ def _api_handler(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             return  # the handlers log; this would print phone-free but noisy lines
 
-        def do_GET(self) -> None:
-            self._serve()
-
-        def do_POST(self) -> None:
-            self._serve()
-
-        def do_PUT(self) -> None:
-            self._serve()
-
-        def do_DELETE(self) -> None:
-            self._serve()
-
         def __getattr__(self, name: str) -> Any:
-            # API Gateway answers every method (403 where no route matches), never 501.
+            # Every do_<METHOD> is _serve: API Gateway answers every method (403 where no
+            # route matches), never 501.
             if name.startswith("do_"):
                 return self._serve
             raise AttributeError(name)

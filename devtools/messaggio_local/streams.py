@@ -12,7 +12,7 @@ first one is dropped here.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,33 +29,26 @@ class Pumped:
     given_up: list[str] = field(default_factory=list)  # sequence numbers sent on-failure
 
 
+@dataclass
 class StreamSource:
-    def __init__(
-        self,
-        streams: Any,  # a boto3 dynamodbstreams client
-        stream_arn: str,
-        *,
-        batch_size: int = 100,
-        max_retries: int = 10,
-        bisect: bool = True,
-        report_failures: bool = True,
-        region: str = "eu-west-1",
-        on_failure: Callable[[dict[str, Any]], None] | None = None,
-    ) -> None:
-        self.streams = streams
-        self.stream_arn = stream_arn
-        self.batch_size = batch_size
-        self.max_retries = max_retries
-        self.bisect = bisect
-        self.report_failures = report_failures
-        self.region = region
-        self.on_failure = on_failure
-        self._buffer: list[dict[str, Any]] = []
-        self._retries: dict[str, int] = {}
-        shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]
-        self.shard_id = shard["ShardId"]
+    streams: Any  # a boto3 dynamodbstreams client
+    stream_arn: str
+    _: KW_ONLY
+    batch_size: int = 100
+    max_retries: int = 10
+    bisect: bool = True
+    report_failures: bool = True
+    region: str = "eu-west-1"
+    on_failure: Callable[[dict[str, Any]], None] | None = None
+    _buffer: list[dict[str, Any]] = field(default_factory=list, init=False)
+    _retries: dict[str, int] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        streams, arn = self.streams, self.stream_arn
+        shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]
+        self.shard_id: str = shard["ShardId"]
         self._iterator: str = streams.get_shard_iterator(
-            StreamArn=stream_arn, ShardId=self.shard_id, ShardIteratorType="TRIM_HORIZON"
+            StreamArn=arn, ShardId=self.shard_id, ShardIteratorType="TRIM_HORIZON"
         )["ShardIterator"]
 
     def fetch(self) -> int:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from messaggio_local.runtime import LambdaContext
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
+# Where a local run (the local stack, the tests, the benchmarks) resolves the template: moto's
+# default account.
+ACCOUNT = "123456789012"
+REGION = "eu-west-1"
 
 
 class _Loader(yaml.SafeLoader):
@@ -63,44 +68,21 @@ def table_definition(logical_id: str, name: str) -> tuple[dict[str, Any], dict[s
     return args, ttl
 
 
-def create_table(client: Any, logical_id: str, name: str) -> None:
-    args, ttl = table_definition(logical_id, name)
-    client.create_table(**args)
-    if ttl:
-        client.update_time_to_live(
-            TableName=name,
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
-        )
+def function_arn(logical_id: str) -> str:
+    """A function's ARN, its name being its logical id (as the local stack names it)."""
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{logical_id}"
 
 
-def create_queue(
-    client: Any,
-    logical_id: str,
-    name: str,
-    resolved: dict[str, Any] | None = None,
-    *,
-    visibility: int | None = None,
-) -> str:
-    """An SQS queue of the template, made with its attributes; its URL.
-
-    `resolved` is its Properties with intrinsics resolved (the local stack has them, with the
-    dead-letter queue's ARN); without it, the redrive policy (which names another resource) is
-    left out. `visibility` replaces the visibility timeout (the local stack shortens it).
-    """
-    props = resolved if resolved is not None else resource(logical_id)["Properties"]
-    attributes: dict[str, str] = {}
-    for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds"):
-        if isinstance(props.get(key), int | str):
-            attributes[key] = str(props[key])
-    if visibility is not None:
-        attributes["VisibilityTimeout"] = str(visibility)
-    redrive = props.get("RedrivePolicy")
-    if resolved is not None and redrive:
-        attributes["RedrivePolicy"] = json.dumps(
-            {
-                "deadLetterTargetArn": redrive["deadLetterTargetArn"],
-                "maxReceiveCount": str(redrive["maxReceiveCount"]),
-            }
-        )
-    url: str = client.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
-    return url
+def function_context(logical_id: str, *, remaining_ms: int | None = None) -> LambdaContext:
+    """The Lambda context the template's function is invoked with, as the local stack's
+    runtime makes it (its name, ARN, timeout and memory); `remaining_ms` fixes the time it
+    says is left, for a test or a benchmark calling the handler itself."""
+    props = resource(logical_id)["Properties"]
+    defaults = template().get("Globals", {}).get("Function", {})
+    return LambdaContext(
+        logical_id,
+        float(props.get("Timeout", defaults.get("Timeout", 3))),
+        function_arn(logical_id),
+        int(props.get("MemorySize", defaults.get("MemorySize", 128))),
+        remaining_ms=remaining_ms,
+    )

@@ -7,7 +7,6 @@ import base64
 import copy
 import io
 import json
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -23,24 +22,16 @@ from messaggio_callbacks import handler
 from messaggio_callbacks.settings import settings
 from messaggio_core.dal.messages import Claimed, MessageStore, SendMeta
 from messaggio_core.protocol.surface import State
-from tests.conftest import CALLBACK_TOKEN, TABLE, load_event
+from messaggio_local.resources import CALLBACK_TOKEN
+from messaggio_local.template import function_context
+from tests.conftest import TABLE, load_event
+from tests.fixtures.logs import redirected
 
 PTID = "order-1042"
 MSG_ID = "550e8400-e29b-41d4-a716-446655440000"
 PHONE = "380501234567"
 PLATFORM_IP = "203.0.113.10"  # the source address in the event files
 PLATFORM_CIDRS = "203.0.113.0/24"
-
-
-@dataclass(frozen=True)
-class FakeContext:
-    """What Powertools' Logger reads from a Lambda context."""
-
-    function_name: str = "CallbacksFunction"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:CallbacksFunction"
-    aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
 
 
 @dataclass
@@ -63,7 +54,9 @@ class Api:
     stdout: list[str] = field(default_factory=list)
 
     def invoke(self, event: dict[str, Any]) -> Answer:
-        result: dict[str, Any] = self.handler.lambda_handler(event, FakeContext())
+        result: dict[str, Any] = self.handler.lambda_handler(
+            event, function_context("CallbacksFunction")
+        )
         self.stdout.append(self.capsys.readouterr().out)
         headers = dict(result.get("headers") or {})
         for name, values in (result.get("multiValueHeaders") or {}).items():
@@ -99,11 +92,7 @@ def api(
     """The handler with a table, the secret and the platform's range allowed."""
     monkeypatch.setenv("CALLBACK_ALLOWED_CIDRS", PLATFORM_CIDRS)
     _fresh_settings()
-    stream = handler.logger.registered_handler
-    assert isinstance(stream, logging.StreamHandler)
-    logs = io.StringIO()
-    # Assigned, not setStream(): that flushes the old stream, which may be a closed capture.
-    monkeypatch.setattr(stream, "stream", logs)
+    logs = redirected(handler.logger, monkeypatch)
     capsys.readouterr()
     try:
         yield Api(handler, capsys, logs)

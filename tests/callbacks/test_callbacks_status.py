@@ -12,6 +12,7 @@ from messaggio_core.dal.messages import MessageStore
 from messaggio_core.protocol.reports import REPLY_MAX, Report, ReportType, Status
 from messaggio_core.protocol.surface import STATUS_PAGE_ITEMS
 from messaggio_local.openapi import DOCUMENT, openapi_document
+from messaggio_local.resources import CALLBACK_TOKEN
 from tests.callbacks.conftest import (
     MSG_ID,
     PHONE,
@@ -21,7 +22,7 @@ from tests.callbacks.conftest import (
     seed_send,
     status_event,
 )
-from tests.conftest import CALLBACK_TOKEN, TABLE, load_event
+from tests.conftest import TABLE, load_event
 
 PHONE2 = "380671112233"
 MSG_ID2 = "6ba7b810-9dad-11d1-80b4-00c04fd430c8"

@@ -14,7 +14,8 @@ import pytest
 from messaggio_core.dal.messages import Claimed, MessageStore, SendMeta
 from messaggio_core.protocol.reports import RANK, Status, highest
 from messaggio_core.protocol.surface import State
-from tests.conftest import CALLBACK_TOKEN, TABLE
+from messaggio_local.resources import CALLBACK_TOKEN
+from tests.conftest import TABLE
 from tests.fixtures.api import call, report_event, status_event
 from tests.fixtures.events import Events
 

@@ -121,6 +121,25 @@ def hostile_send(draw: st.DrawFn) -> str:
     return fit(json.dumps(base, ensure_ascii=draw(st.booleans())))
 
 
+def poison_batches(
+    bodies: st.SearchStrategy[str], arn: str, invoke: Callable[[dict[str, Any]], list[str]]
+) -> tuple[list[str], list[str]]:
+    """BODIES hostile bodies, BATCH at a time, as SQS records of the queue `arn` through
+    `invoke`: every record's id, and the ids it answered to retry."""
+    ids: list[str] = []
+    retried: list[str] = []
+
+    @POISON
+    @given(batch=st.lists(bodies, min_size=BATCH, max_size=BATCH))
+    def run(batch: list[str]) -> None:
+        records = [sqs_record(f"poison-{len(ids) + i}", b, arn) for i, b in enumerate(batch)]
+        ids.extend(r["messageId"] for r in records)
+        retried.extend(invoke({"Records": records}))
+
+    run()
+    return ids, retried
+
+
 def long_lines(output: io.StringIO) -> list[int]:
     return [
         len(line.encode(errors="surrogatepass"))
@@ -132,18 +151,7 @@ def long_lines(output: io.StringIO) -> list[int]:
 def test_poison_to_the_sender(
     sender: Sender, log_output: io.StringIO, say: Callable[[str], None]
 ) -> None:
-    ids: list[str] = []
-    retried: list[str] = []
-
-    @POISON
-    @given(batch=st.lists(hostile_send(), min_size=BATCH, max_size=BATCH))
-    def run(batch: list[str]) -> None:
-        arn = sender.queue_arn
-        records = [sqs_record(f"poison-{len(ids) + i}", b, arn) for i, b in enumerate(batch)]
-        ids.extend(r["messageId"] for r in records)
-        retried.extend(sender.invoke({"Records": records}))
-
-    run()
+    ids, retried = poison_batches(hostile_send(), sender.queue_arn, sender.invoke)
 
     outcomes = [
         line
@@ -201,18 +209,8 @@ def hostile_notification(draw: st.DrawFn) -> str:
 def test_poison_to_the_media_function(
     media: Media, log_output: io.StringIO, say: Callable[[str], None]
 ) -> None:
-    ids: list[str] = []
-    retried: list[str] = []
-
-    @POISON
-    @given(batch=st.lists(hostile_notification(), min_size=BATCH, max_size=BATCH))
-    def run(batch: list[str]) -> None:
-        arn = "arn:aws:sqs:eu-west-1:123456789012:messaggio-connector-media"
-        records = [sqs_record(f"poison-{len(ids) + i}", b, arn) for i, b in enumerate(batch)]
-        ids.extend(r["messageId"] for r in records)
-        retried.extend(media.invoke({"Records": records}))
-
-    run()
+    arn = "arn:aws:sqs:eu-west-1:123456789012:messaggio-connector-media"
+    ids, retried = poison_batches(hostile_notification(), arn, media.invoke)
 
     lines = [line for line in log_lines(log_output) if "message_id" in line]
     outcomes = Counter(line["message"] for line in lines)

@@ -27,16 +27,21 @@ def statuses(found: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, str, st
     return [(d["msg_id"], d["status"], d["previous_status"]) for t, d in found if t == STATUS]
 
 
-def test_a_send_and_its_reports_publish_in_order(events: Events) -> None:
-    events.send(PTID, {A: MA, B: MB})
-    events.report(msg_id=MA, p_transaction_id=PTID, type="delivery", status="delivered")
+def report_undelivered(events: Events, msg_id: str, code: str) -> None:
+    """The platform's `undelivered` report for one of PTID's recipients, with its code."""
     events.report(
-        msg_id=MB,
+        msg_id=msg_id,
         p_transaction_id=PTID,
         type="delivery",
         status="undelivered",
-        status_extended="VIBER_BLOCKED_BY_USER",
+        status_extended=code,
     )
+
+
+def test_a_send_and_its_reports_publish_in_order(events: Events) -> None:
+    events.send(PTID, {A: MA, B: MB})
+    events.report(msg_id=MA, p_transaction_id=PTID, type="delivery", status="delivered")
+    report_undelivered(events, MB, "VIBER_BLOCKED_BY_USER")
     events.report(msg_id=MA, p_transaction_id=PTID, type="seen")
     events.report(msg_id=MA, p_transaction_id=PTID, type="reply", text="Thanks, got it")
     done = events.pump()
@@ -128,13 +133,7 @@ def test_viber_failed_then_sms_delivered(events: Events) -> None:
     """The fallback case: `undelivered` (with the Viber code), then `delivered` by SMS (a
     standard report) with `undelivered` as the status before."""
     events.send(PTID, {A: MA})
-    events.report(
-        msg_id=MA,
-        p_transaction_id=PTID,
-        type="delivery",
-        status="undelivered",
-        status_extended="VIBER_USER_NOT_FOUND",
-    )
+    report_undelivered(events, MA, "VIBER_USER_NOT_FOUND")
     events.report(msg_id=MA, p_transaction_id=PTID, status="0")
     events.pump()
     found = [d for t, d in events.details() if t == STATUS]

@@ -14,7 +14,8 @@ import pytest
 
 from messaggio_core.dal import clients
 from messaggio_core.dal.secrets import reset_secrets
-from tests.conftest import SECRET_ID, SECRET_KEY, png
+from messaggio_local.resources import SECRET_KEY
+from tests.conftest import SECRET_ID, png
 from tests.fixtures.faults import errors, log_lines, refuse
 from tests.fixtures.media import Media
 

@@ -16,7 +16,8 @@ import pytest
 from messaggio_core.client import PlatformClient
 from messaggio_core.dal import clients
 from messaggio_core.dal.secrets import CredentialsUnavailable, _provider, reset_secrets
-from tests.conftest import MEDIA_BUCKET, SECRET_ID, SECRET_KEY
+from messaggio_local.resources import SECRET_KEY
+from tests.conftest import MEDIA_BUCKET, SECRET_ID
 from tests.fixtures.faults import errors, log_lines, refuse
 from tests.fixtures.sender import Sender, body
 

@@ -10,11 +10,11 @@ from collections.abc import Iterator
 import boto3
 import pytest
 
+from messaggio_local.template import function_context
 from messaggio_media import handler as media_handler
 from messaggio_media.settings import settings as media_settings
 from messaggio_sandbox import Fault
 from tests.conftest import MEDIA_BUCKET, load_event, png
-from tests.fixtures.media import FakeContext as MediaContext
 from tests.fixtures.sender import Sender, body
 
 KEY = "promo/winter sale.png"
@@ -35,7 +35,8 @@ def with_media(
 
 
 def media_event() -> None:
-    answer = media_handler.lambda_handler(load_event("media_new_image.json"), MediaContext())
+    event = load_event("media_new_image.json")
+    answer = media_handler.lambda_handler(event, function_context("MediaFunction"))
     assert answer["batchItemFailures"] == []
 
 

@@ -8,7 +8,8 @@ import boto3
 import pytest
 
 from messaggio_core.dal import secrets
-from tests.conftest import LOGIN, SECRET_ID
+from messaggio_local.resources import LOGIN
+from tests.conftest import SECRET_ID
 
 
 def test_validated_once_and_a_rotation_is_picked_up(secret: str) -> None:
