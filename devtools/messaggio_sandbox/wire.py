@@ -115,7 +115,7 @@ def request_params(request: Request) -> tuple[Params, list[Part], str | None]:
         except MultipartError as exc:
             error = str(exc)
         params.extend((part.name, part.data) for part in parts)
-    elif request.mimetype == FORM_TYPE or (not request.mimetype and request.method == "POST"):
+    elif request.mimetype == FORM_TYPE or (not request.content_type and request.method == "POST"):
         params.extend(parse_form(request.get_data()))
     return params, parts, error
 
