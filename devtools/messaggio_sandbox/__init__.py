@@ -7,7 +7,8 @@ a bug in the connector's signing or parsing cannot hide behind the same bug here
 from .checks import send_signature, upload_signature
 from .faults import Fault
 from .reports import ReportAttempt, Scenario
-from .server import RecordedRequest, SandboxPlatform, SentMessage
+from .send import SentMessage
+from .server import RecordedRequest, SandboxPlatform
 
 __all__ = [
     "Fault",

@@ -10,7 +10,7 @@ observable; docs/protocol.md does not give it, so this is the sandbox's choice):
 1. ``-1 PARAM ERROR (name)`` for a missing or invalid parameter, checked in the order of
    ``SEND_CHECK_ORDER``, then the message kind, then a missing ``sign``;
 2. ``-2 AUTH ERROR`` for an unknown ``user`` or a wrong ``sign``;
-3. ``-5 NO SMS LEFT`` (balance; checked by the server, which owns the balance).
+3. ``-5 NO SMS LEFT`` (balance; checked by ``send``, which owns the balance).
 """
 
 from __future__ import annotations
@@ -148,32 +148,13 @@ def upload_signature(login: bytes, file_bytes: bytes, secret: bytes) -> str:
 
 @dataclass(frozen=True)
 class SendRequest:
-    """A send that passed every parameter and signature check."""
+    """A send that passed every parameter and signature check: what the platform then needs."""
 
     user: str
     sending_method: str
-    sender: str
     phones: tuple[str, ...]
-    txt: str | None
-    charset: str
     dlr: bool
-    dlr_timeout: int
-    delay: int
     p_transaction_id: str | None
-    image_id: str | None
-    button_text: str | None
-    button_link: str | None
-    expiry_txt: str | None
-
-    @property
-    def kind(self) -> str:
-        """The message kind of section A (``text``, ``picture``, ``text+button``, ...)."""
-        button = self.button_text is not None and self.button_link is not None
-        if self.txt is None:
-            return "picture"
-        if self.image_id is not None:
-            return "text+picture+button" if button else "text+picture"
-        return "text+button" if button else "text"
 
 
 @dataclass(frozen=True)
@@ -214,15 +195,11 @@ def _decode(value: bytes, encoding: str, name: str) -> str:
         raise _ParamError(name) from None
 
 
-def _int_in(value: bytes | None, bounds: tuple[int, int], default: int, name: str) -> int:
-    if value is None:
-        return default
-    if not re.fullmatch(rb"[0-9]{1,9}", value):
+def _check_int(value: bytes | None, bounds: tuple[int, int], name: str) -> None:
+    if value is not None and not (
+        re.fullmatch(rb"[0-9]{1,9}", value) and bounds[0] <= int(value) <= bounds[1]
+    ):
         raise _ParamError(name)
-    number = int(value)
-    if not bounds[0] <= number <= bounds[1]:
-        raise _ParamError(name)
-    return number
 
 
 def _max_chars(value: bytes | None, limit: int, name: str, encoding: str = "utf-8") -> str | None:
@@ -300,14 +277,15 @@ def _parse_send(values: _Values, image_ids: Collection[str]) -> SendRequest:
     encoding = CHARSETS[charset]
 
     txt = _max_chars(values.one("txt"), TXT_MAX_CHARS, "txt", encoding)
-    expiry_raw = values.one("expiry_txt")
-    expiry_txt = None if expiry_raw is None else _decode(expiry_raw, encoding, "expiry_txt")
+    expiry_txt = values.one("expiry_txt")
+    if expiry_txt is not None:
+        _decode(expiry_txt, encoding, "expiry_txt")
 
     dlr = values.one("dlr")
     if dlr is not None and dlr not in DLR_VALUES:
         raise _ParamError("dlr")
-    dlr_timeout = _int_in(values.one("dlr_timeout"), DLR_TIMEOUT_RANGE, 86_400, "dlr_timeout")
-    delay = _int_in(values.one("delay"), DELAY_RANGE, 0, "delay")
+    _check_int(values.one("dlr_timeout"), DLR_TIMEOUT_RANGE, "dlr_timeout")
+    _check_int(values.one("delay"), DELAY_RANGE, "delay")
 
     image_id = _max_chars(values.one("image_id"), IMAGE_ID_MAX_CHARS, "image_id")
     if image_id is not None and image_id not in image_ids:
@@ -327,22 +305,7 @@ def _parse_send(values: _Values, image_ids: Collection[str]) -> SendRequest:
     if txt is None and image_id is None:
         raise _ParamError("txt")
 
-    return SendRequest(
-        user=user,
-        sending_method=sending_method,
-        sender=sender,
-        phones=phones,
-        txt=txt,
-        charset=charset,
-        dlr=dlr == b"1",
-        dlr_timeout=dlr_timeout,
-        delay=delay,
-        p_transaction_id=p_transaction_id,
-        image_id=image_id,
-        button_text=button_text,
-        button_link=button_link,
-        expiry_txt=expiry_txt,
-    )
+    return SendRequest(user, sending_method, phones, dlr == b"1", p_transaction_id)
 
 
 # --- Upload -----------------------------------------------------------------------------------

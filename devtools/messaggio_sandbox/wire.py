@@ -1,22 +1,26 @@
-"""Byte-exact parsing of what arrives on the wire.
+"""Byte-exact parsing of what arrives on the wire, and the shape of what a surface answers.
 
 The platform signs bytes, not text (docs/protocol.md section C), so every value here stays bytes:
 decoding is the checks' business, done with the request's ``charset`` where the protocol says so.
+werkzeug's own form parsers decode to text, so only its Request (method, path, headers, media
+type, body) is used here.
 """
 
 from __future__ import annotations
 
-import email.message
 import email.policy
-import email.utils
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from urllib.parse import unquote_to_bytes
+
+from werkzeug.wrappers import Request, Response
 
 Params = list[tuple[str, bytes]]
 
 FORM_TYPE = "application/x-www-form-urlencoded"
 MULTIPART_TYPE = "multipart/form-data"
+TEXT_TYPE = "text/plain; charset=utf-8"  # answers outside the protocol (404, 405, HTTP faults)
 
 
 def parse_form(raw: bytes) -> Params:
@@ -34,23 +38,6 @@ def parse_form(raw: bytes) -> Params:
         value_bytes = unquote_to_bytes(value.replace(b"+", b" "))
         pairs.append((name_bytes.decode("utf-8", "replace"), value_bytes))
     return pairs
-
-
-def media_type(content_type: str | None) -> tuple[str, str | None]:
-    """Return the lower-case media type and its ``boundary`` parameter, if any."""
-    if not content_type:
-        return "", None
-    msg = email.message.Message()
-    msg["Content-Type"] = content_type
-    raw_boundary = msg.get_param("boundary")
-    boundary: str | None
-    if raw_boundary is None:
-        boundary = None
-    elif isinstance(raw_boundary, tuple):
-        boundary = email.utils.collapse_rfc2231_value(raw_boundary)
-    else:
-        boundary = str(raw_boundary)
-    return msg.get_content_type(), boundary
 
 
 @dataclass(frozen=True)
@@ -113,3 +100,34 @@ def parse_multipart(body: bytes, boundary: str) -> list[Part]:
     if not closed:
         raise MultipartError("no closing delimiter")
     return parts
+
+
+def request_params(request: Request) -> tuple[Params, list[Part], str | None]:
+    """The parameters as sent: the query string's, then the form body's or the multipart parts'
+    (a file part's value being the file's bytes); also the parts, and why a multipart body
+    could not be parsed (None if it could)."""
+    params = parse_form(request.query_string)
+    parts: list[Part] = []
+    error: str | None = None
+    if request.mimetype == MULTIPART_TYPE:
+        try:
+            parts = parse_multipart(request.get_data(), request.mimetype_params.get("boundary", ""))
+        except MultipartError as exc:
+            error = str(exc)
+        params.extend((part.name, part.data) for part in parts)
+    elif request.mimetype == FORM_TYPE or (not request.content_type and request.method == "POST"):
+        params.extend(parse_form(request.get_data()))
+    return params, parts, error
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A surface's answer to one request, and what it made of the request (for the record).
+
+    ``accepted`` means the platform took it (send code 0, upload status 0).
+    """
+
+    response: Response
+    code: int | None = None
+    accepted: bool = False
+    msg_ids: Mapping[str, str] = field(default_factory=dict)
