@@ -24,7 +24,8 @@ FIRST_PARTY = {
     "messaggio_media",
     "messaggio_events",
 }
-FIRST_PARTY |= {"messaggio_sandbox", "messaggio_local", "tests", "bench"}
+TOOLS = {"messaggio_sandbox", "messaggio_local", "tests", "bench"}
+FIRST_PARTY |= TOOLS
 REQUIREMENT = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[([^\]]*)\])?")
 
 
@@ -96,3 +97,13 @@ def test_the_deployed_code_imports_only_what_the_layer_or_the_runtime_carries() 
 
 def test_the_tools_and_tests_import_only_what_is_declared() -> None:
     assert undeclared(deployed_only=False, allowed=LAYER | DEV) == []
+
+
+def test_the_deployed_code_never_imports_the_tools_tests_or_bench() -> None:
+    """sam build ships functions/ and layers/shared only: such an import fails in Lambda."""
+    found = []
+    for name in tracked_files():
+        if name.endswith(".py") and name.startswith(DEPLOYED):
+            tree = ast.parse((ROOT / name).read_text(encoding="utf-8"))
+            found += [f"{name}: {m}" for m in set(imported(tree, at_run_time=False)) & TOOLS]
+    assert found == []
