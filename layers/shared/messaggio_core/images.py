@@ -17,8 +17,8 @@ from messaggio_core.client import PlatformClient
 from messaggio_core.dal.common import ObjectMissing
 from messaggio_core.dal.media import CachedImage, Download, MediaStore, ObjectTooLarge
 from messaggio_core.dal.secrets import Credentials
+from messaggio_core.protocol.ids import S3Ref
 from messaggio_core.protocol.media import UploadOutcome, local_problem, sniff
-from messaggio_core.protocol.send import S3Ref
 from messaggio_core.protocol.signature import media_signature
 
 
