@@ -59,7 +59,7 @@ def test_sam_build_puts_native_code_of_the_architecture_in_the_layer(
     architecture: str, tmp_path: Path
 ) -> None:
     """`sam build SharedLayer` as a deployment runs it (on this machine, whatever it is):
-    every compiled module of the layer (pydantic-core, charset-normalizer) is for the
+    every compiled module of the layer (pydantic-core's) is for the
     architecture given, none for the other."""
     assert SAM.exists(), "no SAM CLI: `make .venv-sam/.installed` (make test installs it)"
     env = dict(os.environ, SAM_CLI_TELEMETRY="0")
@@ -78,7 +78,7 @@ def test_sam_build_puts_native_code_of_the_architecture_in_the_layer(
     python = build / "SharedLayer" / "python"
     native = sorted(python.rglob("*.so"))
     names = {p.relative_to(python).parts[0] for p in native}
-    assert {"pydantic_core", "charset_normalizer"} <= names, names
+    assert {"pydantic_core"} <= names, names
     machines = {str(p.relative_to(python)): elf_machine(p) for p in native}
     assert set(machines.values()) == {architecture}, machines
     # Compiled once at build (a layer is read-only in Lambda: otherwise every new container
