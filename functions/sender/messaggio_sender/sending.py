@@ -38,12 +38,11 @@ from messaggio_core.protocol.optout import OPTED_OUT, InvalidPhone, normalise_ph
 from messaggio_core.protocol.send import (
     MAX_RECIPIENTS,
     InvalidSendRequest,
-    Kind,
     Message,
     parse_message,
     redact,
 )
-from messaggio_core.protocol.surface import State
+from messaggio_core.protocol.surface import Kind, State
 
 
 @dataclass(frozen=True, slots=True)

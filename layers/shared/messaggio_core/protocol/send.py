@@ -10,7 +10,6 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 from functools import cache, partial
 from typing import Annotated, Any, Final, Literal
 
@@ -41,6 +40,7 @@ from messaggio_core.protocol.ids import (
     S3Ref,
 )
 from messaggio_core.protocol.signature import send_signature
+from messaggio_core.protocol.surface import Kind
 
 TXT_MAX: Final = 2048  # [doc] String(2048)
 SENDER_MAX: Final = 11  # [doc] String(11)
@@ -73,18 +73,6 @@ REASONS_SHOWN: Final = 20
 UNKNOWN_NAME_SHOWN: Final = 40
 
 Charset = Literal["UTF8", "UTF-8", "UTF-16BE", "UCS-2", "CP1251"]  # [doc]
-
-
-class Kind(StrEnum):
-    """[doc 1.1] the Viber message kinds, decided by which parameters are present, and
-    [ours] `sms` (text only). Decided once, when the body is read (`Message.kind`); the
-    status and the logs show it as is."""
-
-    TEXT = "text"
-    PICTURE = "picture"
-    TEXT_BUTTON = "text+button"
-    TEXT_PICTURE_BUTTON = "text+picture+button"
-    SMS = "sms"
 
 
 # Each rule below is a check that names what is wrong (or None), declared on its field, so
