@@ -94,3 +94,47 @@ def test_sam_build_puts_native_code_of_the_architecture_in_the_layer(
     compiled = python / "messaggio_core" / "__pycache__" / f"__init__.{tag}.pyc"
     assert int.from_bytes(compiled.read_bytes()[4:8], "little") == 0b01, "unchecked-hash .pyc"
     shutil.rmtree(build)
+
+
+def functions() -> list[str]:
+    return [
+        name
+        for name, body in template()["Resources"].items()
+        if body["Type"] == "AWS::Serverless::Function"
+    ]
+
+
+def test_every_function_is_built_by_the_recipe_that_compiles_it() -> None:
+    """SAM's python builder would ship the code without bytecode, and /var/task is
+    read-only: every new container would compile it (functions/function.mk)."""
+    assert functions()
+    for name in functions():
+        assert resource(name)["Metadata"]["BuildMethod"] == "makefile", name
+        makefile = ROOT / resource(name)["Properties"]["CodeUri"] / "Makefile"
+        assert "../function.mk" in makefile.read_text(encoding="utf-8"), name
+
+
+@pytest.mark.slow
+def test_sam_build_compiles_a_function(tmp_path: Path) -> None:
+    """`sam build SenderFunction`: its code, every module compiled once, as .pyc Python
+    uses without comparing the files' times; no Makefile shipped."""
+    assert SAM.exists(), "no SAM CLI: `make .venv-sam/.installed` (make test installs it)"
+    env = dict(os.environ, SAM_CLI_TELEMETRY="0")
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    build = tmp_path / "build"
+    command = [
+        *(str(SAM), "build", "SenderFunction", "--template-file", str(ROOT / "template.yaml")),
+        *("--build-dir", str(build), "--cache-dir", str(tmp_path / "cache")),
+    ]
+    run = subprocess.run(
+        command, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600, check=False
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    code = build / "SenderFunction"
+    assert not (code / "Makefile").exists()
+    tag = f"cpython-{sys.version_info.major}{sys.version_info.minor}"
+    sources = sorted(p for p in code.rglob("*.py") if "__pycache__" not in p.parts)
+    assert [p.name for p in sources if p.name == "handler.py"], sources
+    for source in sources:
+        compiled = source.parent / "__pycache__" / f"{source.stem}.{tag}.pyc"
+        assert int.from_bytes(compiled.read_bytes()[4:8], "little") == 0b01, source.name
