@@ -31,6 +31,26 @@ def elf_machine(path: Path) -> str:
     return ELF_MACHINES.get(machine, f"machine {machine}")
 
 
+def sam_build(name: str, tmp_path: Path, *overrides: str) -> Path:
+    """`sam build <name>` as a deployment runs it (on this machine, whatever it is): the
+    build folder."""
+    assert SAM.exists(), "no SAM CLI: `make .venv-sam/.installed` (make test installs it)"
+    env = dict(os.environ, SAM_CLI_TELEMETRY="0")
+    # sam build's python builder needs a python3.12 on PATH: the one running this.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    build = tmp_path / "build"
+    command = [
+        *(str(SAM), "build", name, "--template-file", str(ROOT / "template.yaml")),
+        *("--build-dir", str(build), "--cache-dir", str(tmp_path / "cache")),
+        *(("--parameter-overrides", *overrides) if overrides else ()),
+    ]
+    run = subprocess.run(
+        command, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600, check=False
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    return build
+
+
 def test_arm64_is_the_default_and_x86_64_the_other_choice() -> None:
     architecture = parameter("Architecture")
     assert architecture["Default"] == "arm64"
@@ -61,20 +81,7 @@ def test_sam_build_puts_native_code_of_the_architecture_in_the_layer(
     """`sam build SharedLayer` as a deployment runs it (on this machine, whatever it is):
     every compiled module of the layer (pydantic-core's) is for the
     architecture given, none for the other."""
-    assert SAM.exists(), "no SAM CLI: `make .venv-sam/.installed` (make test installs it)"
-    env = dict(os.environ, SAM_CLI_TELEMETRY="0")
-    # sam build's python builder needs a python3.12 on PATH: the one running this.
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    build = tmp_path / "build"
-    command = [
-        *(str(SAM), "build", "SharedLayer", "--template-file", str(ROOT / "template.yaml")),
-        *("--build-dir", str(build), "--cache-dir", str(tmp_path / "cache")),
-        *("--parameter-overrides", f"Architecture={architecture}"),
-    ]
-    run = subprocess.run(
-        command, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600, check=False
-    )
-    assert run.returncode == 0, run.stderr[-2000:]
+    build = sam_build("SharedLayer", tmp_path, f"Architecture={architecture}")
     python = build / "SharedLayer" / "python"
     native = sorted(python.rglob("*.so"))
     names = {p.relative_to(python).parts[0] for p in native}
@@ -118,19 +125,7 @@ def test_every_function_is_built_by_the_recipe_that_compiles_it() -> None:
 def test_sam_build_compiles_a_function(tmp_path: Path) -> None:
     """`sam build SenderFunction`: its code, every module compiled once, as .pyc Python
     uses without comparing the files' times; no Makefile shipped."""
-    assert SAM.exists(), "no SAM CLI: `make .venv-sam/.installed` (make test installs it)"
-    env = dict(os.environ, SAM_CLI_TELEMETRY="0")
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    build = tmp_path / "build"
-    command = [
-        *(str(SAM), "build", "SenderFunction", "--template-file", str(ROOT / "template.yaml")),
-        *("--build-dir", str(build), "--cache-dir", str(tmp_path / "cache")),
-    ]
-    run = subprocess.run(
-        command, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600, check=False
-    )
-    assert run.returncode == 0, run.stderr[-2000:]
-    code = build / "SenderFunction"
+    code = sam_build("SenderFunction", tmp_path) / "SenderFunction"
     assert not (code / "Makefile").exists()
     tag = f"cpython-{sys.version_info.major}{sys.version_info.minor}"
     sources = sorted(p for p in code.rglob("*.py") if "__pycache__" not in p.parts)
