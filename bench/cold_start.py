@@ -19,7 +19,9 @@ Why it is honest: every figure comes from its own new interpreter (nothing cache
 the OS file cache is warm for all alike, as in a Lambda container that starts again); the
 clock starts inside the interpreter right before the first import of the product (or of
 boto3), so interpreter start-up, the same for both, is left out of both; the rounds
-interleave handlers and floors so that machine noise falls on all. The handler's extra AWS
+interleave handlers and floors so that machine noise falls on all. Modules run from the
+bytecode Python caches beside the sources, as `sam build` ships them compiled
+(layers/shared/Makefile, functions/function.mk). The handler's extra AWS
 calls (the secret, the opt-out check, the settle) and its call to the platform are in its
 figure and not in the floor's, as they are in a real first answer. One thing is left out on
 purpose: a new sender container waits one rate-limit window before its first send (the

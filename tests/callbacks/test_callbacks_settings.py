@@ -5,10 +5,10 @@ from __future__ import annotations
 from ipaddress import ip_network
 
 import pytest
-from pydantic import ValidationError
 
 from messaggio_callbacks.domain import AllowList, source_allowed
 from messaggio_callbacks.settings import CallbacksSettings, settings
+from messaggio_core.settings import SettingsError
 
 BASE = {"MESSAGES_TABLE": "t", "MESSAGGIO_SECRET_ID": "s"}
 
@@ -78,7 +78,7 @@ def test_a_malformed_entry_allows_no_one_and_says_why(value: str, says: str) -> 
     ],
 )
 def test_a_broken_configuration_is_refused(env: dict[str, str]) -> None:
-    with pytest.raises(ValidationError):
+    with pytest.raises(SettingsError):
         CallbacksSettings.from_environment(env)
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
 
 from messaggio_callbacks.settings import CallbacksSettings
 from messaggio_core.protocol.optout import DEFAULT_OPT_IN, DEFAULT_OPT_OUT, keyword_list
+from messaggio_core.settings import SettingsError
 from messaggio_local.template import resource, template
 
 
@@ -67,7 +67,7 @@ def test_each_function_may_make_its_opt_out_calls() -> None:
     ],
 )
 def test_keyword_lists_that_cannot_work_are_refused(env: dict[str, str]) -> None:
-    with pytest.raises(ValidationError):
+    with pytest.raises(SettingsError):
         CallbacksSettings.from_environment(
             {"MESSAGES_TABLE": "t", "MESSAGGIO_SECRET_ID": "s", **env}
         )

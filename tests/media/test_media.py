@@ -188,7 +188,7 @@ def test_an_image_older_than_the_maximum_age_is_uploaded_again(media: Media) -> 
     from messaggio_core.dal.media import MediaStore
     from messaggio_core.dal.secrets import credentials
     from messaggio_core.images import ImageCache
-    from messaggio_core.protocol.send import S3Ref
+    from messaggio_core.protocol.ids import S3Ref
     from tests.conftest import SECRET_ID, TABLE
 
     now = [1_000_000.0]

@@ -69,7 +69,7 @@ def test_each_exported_file_is_what_the_lock_exports(name: str) -> None:
 def test_the_layer_carries_what_the_tests_run_and_no_aws_sdk() -> None:
     layer = pins((ROOT / "layers/shared/requirements.txt").read_text(encoding="utf-8"))
     dev = pins((ROOT / "requirements/dev.txt").read_text(encoding="utf-8"))
-    assert {"aws-lambda-powertools", "pydantic", "requests", "defusedxml"} <= layer.keys()
+    assert {"aws-lambda-powertools", "pydantic", "urllib3", "defusedxml"} <= layer.keys()
     assert {name: dev.get(name) for name in layer} == layer
     assert not {"boto3", "botocore"} & layer.keys()  # the Lambda runtime has them
 

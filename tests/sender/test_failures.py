@@ -186,7 +186,7 @@ def test_an_image_the_function_may_not_read_is_logged_and_retried(
 ) -> None:
     """S3's 403 is not "missing": without permission it may well exist. Retried, and said."""
     boto3.client("s3").put_object(Bucket=bucket, Key="locked.png", Body=b"\x89PNG\r\n\x1a\n")
-    refuse(clients.s3(), "HeadObject", "403", 403, "Forbidden")
+    refuse(clients.s3(), "GetObject", "AccessDenied", 403, "Access Denied")
     event = sender.batch([body("img-denied", image=f"s3://{bucket}/locked.png", txt=None)])
     message_id = event["Records"][0]["messageId"]
 

@@ -31,6 +31,26 @@ def elf_machine(path: Path) -> str:
     return ELF_MACHINES.get(machine, f"machine {machine}")
 
 
+def sam_build(name: str, tmp_path: Path, *overrides: str) -> Path:
+    """`sam build <name>` as a deployment runs it (on this machine, whatever it is): the
+    build folder."""
+    assert SAM.exists(), "no SAM CLI: `make .venv-sam/.installed` (make test installs it)"
+    env = dict(os.environ, SAM_CLI_TELEMETRY="0")
+    # sam build's python builder needs a python3.12 on PATH: the one running this.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    build = tmp_path / "build"
+    command = [
+        *(str(SAM), "build", name, "--template-file", str(ROOT / "template.yaml")),
+        *("--build-dir", str(build), "--cache-dir", str(tmp_path / "cache")),
+        *(("--parameter-overrides", *overrides) if overrides else ()),
+    ]
+    run = subprocess.run(
+        command, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600, check=False
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    return build
+
+
 def test_arm64_is_the_default_and_x86_64_the_other_choice() -> None:
     architecture = parameter("Architecture")
     assert architecture["Default"] == "arm64"
@@ -59,26 +79,13 @@ def test_sam_build_puts_native_code_of_the_architecture_in_the_layer(
     architecture: str, tmp_path: Path
 ) -> None:
     """`sam build SharedLayer` as a deployment runs it (on this machine, whatever it is):
-    every compiled module of the layer (pydantic-core, charset-normalizer) is for the
+    every compiled module of the layer (pydantic-core's) is for the
     architecture given, none for the other."""
-    assert SAM.exists(), "no SAM CLI: `make .venv-sam/.installed` (make test installs it)"
-    env = dict(os.environ, SAM_CLI_TELEMETRY="0")
-    # sam build's python builder needs a python3.12 on PATH: the one running this.
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    build = tmp_path / "build"
-    command = [
-        *(str(SAM), "build", "SharedLayer", "--template-file", str(ROOT / "template.yaml")),
-        *("--build-dir", str(build), "--cache-dir", str(tmp_path / "cache")),
-        *("--parameter-overrides", f"Architecture={architecture}"),
-    ]
-    run = subprocess.run(
-        command, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600, check=False
-    )
-    assert run.returncode == 0, run.stderr[-2000:]
+    build = sam_build("SharedLayer", tmp_path, f"Architecture={architecture}")
     python = build / "SharedLayer" / "python"
     native = sorted(python.rglob("*.so"))
     names = {p.relative_to(python).parts[0] for p in native}
-    assert {"pydantic_core", "charset_normalizer"} <= names, names
+    assert {"pydantic_core"} <= names, names
     machines = {str(p.relative_to(python)): elf_machine(p) for p in native}
     assert set(machines.values()) == {architecture}, machines
     # Compiled once at build (a layer is read-only in Lambda: otherwise every new container
@@ -94,3 +101,35 @@ def test_sam_build_puts_native_code_of_the_architecture_in_the_layer(
     compiled = python / "messaggio_core" / "__pycache__" / f"__init__.{tag}.pyc"
     assert int.from_bytes(compiled.read_bytes()[4:8], "little") == 0b01, "unchecked-hash .pyc"
     shutil.rmtree(build)
+
+
+def functions() -> list[str]:
+    return [
+        name
+        for name, body in template()["Resources"].items()
+        if body["Type"] == "AWS::Serverless::Function"
+    ]
+
+
+def test_every_function_is_built_by_the_recipe_that_compiles_it() -> None:
+    """SAM's python builder would ship the code without bytecode, and /var/task is
+    read-only: every new container would compile it (functions/function.mk)."""
+    assert functions()
+    for name in functions():
+        assert resource(name)["Metadata"]["BuildMethod"] == "makefile", name
+        makefile = ROOT / resource(name)["Properties"]["CodeUri"] / "Makefile"
+        assert "../function.mk" in makefile.read_text(encoding="utf-8"), name
+
+
+@pytest.mark.slow
+def test_sam_build_compiles_a_function(tmp_path: Path) -> None:
+    """`sam build SenderFunction`: its code, every module compiled once, as .pyc Python
+    uses without comparing the files' times; no Makefile shipped."""
+    code = sam_build("SenderFunction", tmp_path) / "SenderFunction"
+    assert not (code / "Makefile").exists()
+    tag = f"cpython-{sys.version_info.major}{sys.version_info.minor}"
+    sources = sorted(p for p in code.rglob("*.py") if "__pycache__" not in p.parts)
+    assert [p.name for p in sources if p.name == "handler.py"], sources
+    for source in sources:
+        compiled = source.parent / "__pycache__" / f"{source.stem}.{tag}.pyc"
+        assert int.from_bytes(compiled.read_bytes()[4:8], "little") == 0b01, source.name

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from messaggio_core.protocol.send import InvalidSendRequest, Kind, Message, parse_message
+from messaggio_core.protocol.send import InvalidSendRequest, Message, parse_message
 from messaggio_core.protocol.signature import send_signature
+from messaggio_core.protocol.surface import Kind
 from tests.conftest import ROOT
 
 BASE: dict[str, Any] = {

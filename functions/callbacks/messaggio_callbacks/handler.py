@@ -21,7 +21,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from messaggio_callbacks.domain import (
     STORAGE,
@@ -45,8 +45,7 @@ from messaggio_core.dal.optouts import OptOutStore
 from messaggio_core.dal.secrets import CredentialsUnavailable, credentials
 from messaggio_core.protocol.optout import OPTED_OUT, Intent, InvalidPhone
 from messaggio_core.protocol.reports import InvalidReport, Report, Status
-from messaggio_core.protocol.send import Kind
-from messaggio_core.protocol.surface import STATUS_PAGE_ITEMS, State
+from messaggio_core.protocol.surface import STATUS_PAGE_ITEMS, Kind, State
 
 app = APIGatewayRestResolver()
 logger = Logger()
@@ -59,22 +58,29 @@ OPT_OUT_ROUTE: Final = "/opt-outs/<phone>"
 SIGV4: Final = "sigv4"  # the OpenAPI security scheme of the IAM-authorised route
 
 
-class StoredAnswer(BaseModel):
+class Doc(BaseModel):
+    """The answers' models, for the OpenAPI document only (the routes answer with plain JSON):
+    built when the document is made, not in every cold start."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class StoredAnswer(Doc):
     """200 to the platform: false when the report was already stored (a repeat)."""
 
     stored: bool
 
 
-class ErrorAnswer(BaseModel):
+class ErrorAnswer(Doc):
     error: str
 
 
-class ReplyView(BaseModel):
+class ReplyView(Doc):
     text: str
     received_at: str
 
 
-class RecipientView(BaseModel):
+class RecipientView(Doc):
     phone: str | None
     msg_id: str | None
     status: Status | Literal["opted_out"] | None = Field(
@@ -89,7 +95,7 @@ class RecipientView(BaseModel):
     replies: list[ReplyView]
 
 
-class StatusView(BaseModel):
+class StatusView(Doc):
     """Section G's answer (messaggio_core.records.status_view); the docs and the tests."""
 
     p_transaction_id: str
@@ -111,7 +117,7 @@ class StatusView(BaseModel):
     )
 
 
-class OptOutView(BaseModel):
+class OptOutView(Doc):
     """One phone on the opt-out list (messaggio_core.records.OptOutEntry)."""
 
     phone: str
@@ -123,7 +129,7 @@ class OptOutView(BaseModel):
     caller: str | None = Field(description="the IAM identity that called PUT")
 
 
-class OptOutPage(BaseModel):
+class OptOutPage(Doc):
     opt_outs: list[OptOutView]
     next: str | None = Field(description="pass as ?next= for the following page; null at the end")
 

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 
-from pydantic import Field
-
-from messaggio_core.settings import FunctionSettings
+from messaggio_core.settings import FunctionSettings, var
 
 
+@dataclass(frozen=True, kw_only=True)
 class EventsSettings(FunctionSettings):
     """MESSAGES_TABLE, RETENTION_DAYS and EVENT_BUS_NAME."""
 
     # A name or an ARN; "default" is the account's default bus.
-    event_bus_name: str = Field(validation_alias="EVENT_BUS_NAME", default="default", min_length=1)
+    event_bus_name: str = var("EVENT_BUS_NAME", default="default", min_length=1)
 
 
 @cache

@@ -19,8 +19,8 @@ from messaggio_core.dal.media import MediaStore
 from messaggio_core.dal.secrets import Credentials, credentials
 from messaggio_core.failures import LoggedBatchProcessor, RecordFailed, RetryLater
 from messaggio_core.images import ImageCache
+from messaggio_core.protocol.ids import S3Ref
 from messaggio_core.protocol.media import UploadOutcome
-from messaggio_core.protocol.send import S3Ref
 from messaggio_media.settings import settings
 from messaggio_media.uploads import BadNotification, created, objects, upload
 

@@ -16,8 +16,8 @@ from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from messaggio_core.images import ImageCache
+from messaggio_core.protocol.ids import S3Ref
 from messaggio_core.protocol.media import UploadOutcome
-from messaggio_core.protocol.send import S3Ref
 
 # [ours] S3 puts one record in a notification; a body with more is not one of S3's, and
 # would cost one S3 call per record.

@@ -33,17 +33,16 @@ from messaggio_core.failures import RecordFailed
 from messaggio_core.images import ImageResolution
 from messaggio_core.pacing import Pacer
 from messaggio_core.protocol.answer import Outcome, SendAnswer
+from messaggio_core.protocol.ids import S3Ref
 from messaggio_core.protocol.optout import OPTED_OUT, InvalidPhone, normalise_phone
 from messaggio_core.protocol.send import (
     MAX_RECIPIENTS,
     InvalidSendRequest,
-    Kind,
     Message,
-    S3Ref,
     parse_message,
     redact,
 )
-from messaggio_core.protocol.surface import State
+from messaggio_core.protocol.surface import Kind, State
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,13 @@
-"""The platform's HTTP: one shared requests.Session, explicit timeouts, and a clear line
-between "not sent" (safe to retry) and "outcome unknown" (never re-sent blindly).
+"""The platform's HTTP: one shared urllib3 pool, explicit timeouts, and a clear line between
+"not sent" (safe to retry) and "outcome unknown" (never re-sent blindly).
+
+urllib3, not requests: botocore is built on it, so it is already loaded in every container,
+and requests would add its own ~70 modules to every cold start for nothing this client uses
+(README: Performance, cold start).
 
 [ours] HTTP 5xx and 429, refused connections and connect timeouts are transient; a read
-timeout or a connection dropped after the request went out leaves the outcome unknown.
+timeout or a connection dropped after the request went out leaves the outcome unknown. A
+redirect is not followed: it is answered as what it is, the URL's status (check the URL).
 """
 
 from __future__ import annotations
@@ -12,10 +17,12 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Final
+from urllib.parse import urlencode
 
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import NameResolutionError, NewConnectionError
+from botocore.httpsession import where
+from urllib3 import BaseHTTPResponse, PoolManager
+from urllib3 import Timeout as UrllibTimeout
+from urllib3.exceptions import ConnectTimeoutError, HTTPError, LocationValueError, SSLError
 
 from messaggio_core.protocol.answer import Outcome, SendAnswer, read_answer
 from messaggio_core.protocol.media import UploadAnswer, UploadOutcome, read_upload_answer
@@ -23,6 +30,12 @@ from messaggio_core.protocol.media import UploadAnswer, UploadOutcome, read_uplo
 CONNECT_TIMEOUT: Final = 3.05  # seconds; a little over a TCP retransmit window
 READ_TIMEOUT: Final = 10.0
 USER_AGENT: Final = "messaggio-connector/0.1"
+HEADERS: Final = {
+    "User-Agent": USER_AGENT,
+    "Accept": "*/*",
+    "Accept-Encoding": "gzip, deflate",
+}
+FORM: Final = "application/x-www-form-urlencoded"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,19 +44,16 @@ class Timeouts:
     read: float = READ_TIMEOUT
 
 
-def _not_sent(exc: requests.RequestException) -> bool:
-    """True when the request provably never reached the platform."""
-    if isinstance(exc, requests.ConnectTimeout | requests.exceptions.SSLError):
-        return True
-    if isinstance(exc, requests.ConnectionError):
-        reason = exc.args[0] if exc.args else None
-        inner = getattr(reason, "reason", reason)
-        return isinstance(inner, NewConnectionError | NameResolutionError)
-    return isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema)
+def _not_sent(exc: HTTPError) -> bool:
+    """True when the request provably never reached the platform: no connection was made
+    (refused, name not resolved, connect timeout: urllib3's NewConnectionError and
+    NameResolutionError are ConnectTimeoutErrors), the TLS handshake failed, or the URL is
+    not one. A read timeout or a dropped connection (ProtocolError) leaves it unknown."""
+    return isinstance(exc, ConnectTimeoutError | SSLError | LocationValueError)
 
 
 class PlatformClient:
-    """Talks to the send and media URLs. Thread-safe: one Session, a pool per host."""
+    """Talks to the send and media URLs. Thread-safe: one PoolManager, a pool per host."""
 
     def __init__(
         self,
@@ -56,41 +66,62 @@ class PlatformClient:
         self.media_url = media_url
         self.timeouts = timeouts or Timeouts()
         self._pool = pool
-        self._session: requests.Session | None = None
+        self._http: PoolManager | None = None
         self._lock = threading.Lock()
 
     @property
-    def session(self) -> requests.Session:
-        """Made on first use, so importing a handler costs no connection set-up."""
-        if self._session is None:
+    def http(self) -> PoolManager:
+        """Made on first use, so importing a handler costs no connection set-up. Connections
+        are kept and reused (up to `pool` per host, two hosts: send and media)."""
+        if self._http is None:
             with self._lock:
-                if self._session is None:
-                    session = requests.Session()
-                    # No automatic retries: a retried POST could send a message twice.
-                    adapter = HTTPAdapter(
-                        pool_connections=2, pool_maxsize=self._pool, max_retries=0
+                if self._http is None:
+                    self._http = PoolManager(
+                        num_pools=2,
+                        maxsize=self._pool,
+                        block=False,
+                        # No automatic retries: a retried POST could send a message twice.
+                        # False also means errors arrive as themselves, not wrapped.
+                        retries=False,
+                        headers=HEADERS,
+                        # The AWS SDK's own CA bundle (certifi's when installed).
+                        ca_certs=where(),
                     )
-                    session.mount("http://", adapter)
-                    session.mount("https://", adapter)
-                    session.headers["User-Agent"] = USER_AGENT
-                    self._session = session
-        return self._session
+        return self._http
+
+    def _post(
+        self,
+        url: str,
+        body: bytes | MultipartBody,
+        headers: dict[str, str],
+        read_timeout: float,
+    ) -> BaseHTTPResponse:
+        """One POST, its answer read whole (the platform's answers are small)."""
+        return self.http.request(
+            "POST",
+            url,
+            body=body,
+            headers={**HEADERS, **headers},
+            timeout=UrllibTimeout(connect=self.timeouts.connect, read=read_timeout),
+            redirect=False,
+        )
 
     def submit(self, form: Sequence[tuple[str, bytes]], phones: list[str]) -> SendAnswer:
         """POSTs one send request (section A) and reads its answer (section D)."""
         if self.send_url is None:
             raise ValueError("this client has no send URL")
         try:
-            response = self.session.post(
+            response = self._post(
                 self.send_url,
-                data=list(form),
-                timeout=(self.timeouts.connect, self.timeouts.read),
+                urlencode(list(form)).encode("ascii"),
+                {"Content-Type": FORM},
+                self.timeouts.read,
             )
-        except requests.RequestException as exc:
+        except HTTPError as exc:
             if _not_sent(exc):
                 return SendAnswer(Outcome.RETRIED, None, f"not sent: {type(exc).__name__}")
             return SendAnswer(Outcome.UNKNOWN, None, f"answer lost: {type(exc).__name__}")
-        status = response.status_code
+        status = response.status
         if status == 429 or status >= 500:
             return SendAnswer(Outcome.RETRIED, None, f"HTTP {status} from the platform")
         if status != 200:
@@ -99,7 +130,7 @@ class PlatformClient:
             return SendAnswer(
                 Outcome.ACCOUNT_PROBLEM, None, f"HTTP {status} from the platform (check the URL)"
             )
-        return read_answer(response.content, phones)
+        return read_answer(response.data, phones)
 
     def upload(
         self,
@@ -122,25 +153,26 @@ class PlatformClient:
             {"login": login, "sign": sign}, ("image", filename, content_type, file, size)
         )
         try:
-            response = self.session.post(
+            response = self._post(
                 self.media_url,
-                data=body,
-                headers={"Content-Type": body.content_type, "Content-Length": str(len(body))},
-                timeout=(self.timeouts.connect, self.timeouts.read * 3),
+                body,
+                {"Content-Type": body.content_type, "Content-Length": str(len(body))},
+                self.timeouts.read * 3,
             )
-        except requests.RequestException as exc:
+        except (HTTPError, OSError) as exc:
+            # OSError: reading the file while streaming it (MultipartBody), in case urllib3
+            # lets one through as itself rather than as a ProtocolError.
             return UploadAnswer(UploadOutcome.RETRIED, None, None, type(exc).__name__)
-        if response.status_code != 200:
-            return UploadAnswer(UploadOutcome.RETRIED, None, None, f"HTTP {response.status_code}")
-        return read_upload_answer(response.content)
+        if response.status != 200:
+            return UploadAnswer(UploadOutcome.RETRIED, None, None, f"HTTP {response.status}")
+        return read_upload_answer(response.data)
 
 
 class MultipartBody:
     """A multipart/form-data body read in chunks, with its length known up front.
 
-    Hand-written because requests builds multipart bodies whole in memory and the streaming
-    encoder lives in another package (requests-toolbelt); a 10 MB image should cost a chunk
-    of RAM, not its size several times over.
+    Hand-written because urllib3 (like requests) builds multipart bodies whole in memory; a
+    10 MB image should cost a chunk of RAM, not its size several times over.
     """
 
     CHUNK: Final = 64 * 1024

@@ -17,8 +17,8 @@ from messaggio_core.client import PlatformClient
 from messaggio_core.dal.common import ObjectMissing
 from messaggio_core.dal.media import CachedImage, Download, MediaStore, ObjectTooLarge
 from messaggio_core.dal.secrets import Credentials
+from messaggio_core.protocol.ids import S3Ref
 from messaggio_core.protocol.media import UploadOutcome, local_problem, sniff
-from messaggio_core.protocol.send import S3Ref
 from messaggio_core.protocol.signature import media_signature
 
 
@@ -55,12 +55,16 @@ class ImageCache:
         self._sleep = sleep
 
     def resolve(self, ref: S3Ref) -> ImageResolution:
-        """The image_id for an S3 object's current content, uploading it if needed."""
-        try:
-            etag = self.store.current_etag(ref.bucket, ref.key)
-        except ObjectMissing:
-            return ImageResolution(refused=f"no such object {ref}")
+        """The image_id for an S3 object's current content, uploading it if needed.
+
+        The object's pointer is read first: an object never seen (no pointer) is downloaded
+        straight away, without asking S3 for its ETag before (one S3 call, not two)."""
         pointer = self.store.pointer(ref.bucket, ref.key)
+        if pointer is not None:
+            try:
+                etag = self.store.current_etag(ref.bucket, ref.key)
+            except ObjectMissing:
+                return ImageResolution(refused=f"no such object {ref}")
         if pointer is not None and etag is not None and pointer.etag == etag:
             if pointer.reason is not None:
                 return ImageResolution(refused=pointer.reason)

@@ -11,5 +11,5 @@ to a rule is a change in one place.
 - section E: `reports`
 - section F: `media`
 - section G: `surface`
-- identifiers that cross sections (image_id, msg_id, p_transaction_id): `ids`
+- identifiers that cross sections (image_id, msg_id, p_transaction_id, S3 references): `ids`
 """

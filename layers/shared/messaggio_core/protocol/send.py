@@ -10,7 +10,6 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 from functools import cache, partial
 from typing import Annotated, Any, Final, Literal
 
@@ -32,8 +31,16 @@ from pydantic import (
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
 from messaggio_core.protocol.encoding import SmsParts, UnencodableText, encode, sms_parts
-from messaggio_core.protocol.ids import IMAGE_ID_MAX, PHONE_PATTERN, TRANSACTION_ID_PATTERN
+from messaggio_core.protocol.ids import (
+    IMAGE_ID_MAX,
+    PHONE_PATTERN,
+    S3_KEY_MAX_BYTES,
+    S3_REF_PATTERN,
+    TRANSACTION_ID_PATTERN,
+    S3Ref,
+)
 from messaggio_core.protocol.signature import send_signature
+from messaggio_core.protocol.surface import Kind
 
 TXT_MAX: Final = 2048  # [doc] String(2048)
 SENDER_MAX: Final = 11  # [doc] String(11)
@@ -53,10 +60,6 @@ EXPIRY_TXT_MAX: Final = 2048  # [ours] the same bound as txt
 # leading "+" (E.164 as Twilio and Vonage users write it) is accepted and sent as digits.
 # [ours] one send's records fit one DynamoDB transaction (100 items), with room to spare.
 MAX_RECIPIENTS: Final = 50
-# [ours] an S3 key is at most 1,024 bytes (S3's own limit), so a reference is bounded.
-S3_KEY_MAX_BYTES: Final = 1024
-S3_BUCKET_PATTERN: Final = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
-S3_REF_PATTERN: Final = re.compile(rf"s3://(?P<bucket>{S3_BUCKET_PATTERN.pattern})/(?P<key>.+)")
 # [ours] no C0 control character but newline and tab in a text a person reads: a NUL or an
 # escape sequence is never meant, and some carriers cut a message at a NUL.
 CONTROL_CHARACTER: Final = re.compile(r"[\x00-\x08\x0b-\x1f]")
@@ -70,18 +73,6 @@ REASONS_SHOWN: Final = 20
 UNKNOWN_NAME_SHOWN: Final = 40
 
 Charset = Literal["UTF8", "UTF-8", "UTF-16BE", "UCS-2", "CP1251"]  # [doc]
-
-
-class Kind(StrEnum):
-    """[doc 1.1] the Viber message kinds, decided by which parameters are present, and
-    [ours] `sms` (text only). Decided once, when the body is read (`Message.kind`); the
-    status and the logs show it as is."""
-
-    TEXT = "text"
-    PICTURE = "picture"
-    TEXT_BUTTON = "text+button"
-    TEXT_PICTURE_BUTTON = "text+picture+button"
-    SMS = "sms"
 
 
 # Each rule below is a check that names what is wrong (or None), declared on its field, so
@@ -360,25 +351,6 @@ CROSS_FIELD_RULES: Final = (
     CrossFieldRule((), _one_image),
     CrossFieldRule(("sending_method",), _kind),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class S3Ref:
-    bucket: str
-    key: str
-
-    @property
-    def valid(self) -> bool:
-        """[ours] a name S3 could have given (a bucket name, a key of at most 1,024 bytes):
-        anything else would make every S3 call fail, and be retried for nothing."""
-        try:
-            size = len(self.key.encode("utf-8"))
-        except UnicodeEncodeError:  # a lone surrogate: no S3 key is that
-            return False
-        return size <= S3_KEY_MAX_BYTES and S3_REF_PATTERN.fullmatch(str(self)) is not None
-
-    def __str__(self) -> str:
-        return f"s3://{self.bucket}/{self.key}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,3 +28,17 @@ class State(StrEnum):
     FAILED = "failed"  # [ours] its last allowed attempt failed: dead-lettered until redriven
     REJECTED = "rejected"  # never sent or refused for good
     UNKNOWN = "unknown"  # the answer was lost; reports settle each recipient
+
+
+# Decided in section A (protocol/send.py); here, not there, so that the callbacks function's
+# status view loads none of the send body's models (its docstring is the OpenAPI document's).
+class Kind(StrEnum):
+    """[doc 1.1] the Viber message kinds, decided by which parameters are present, and
+    [ours] `sms` (text only). Decided once, when the body is read (`Message.kind`); the
+    status and the logs show it as is."""
+
+    TEXT = "text"
+    PICTURE = "picture"
+    TEXT_BUTTON = "text+button"
+    TEXT_PICTURE_BUTTON = "text+picture+button"
+    SMS = "sms"
