@@ -135,8 +135,10 @@ def test_an_opted_out_phone_is_never_sent(tmp_path: Path) -> None:
         )
 
         def settled(stack: dict[str, str] = stack) -> dict[str, Any] | None:
+            """The view once the send is settled (claimed first, it shows `sending` a moment)."""
             answer = requests.get(f"{stack['api_url']}/messages/e2e-opted-out", timeout=5)
-            return answer.json() if answer.status_code == 200 else None
+            view = answer.json() if answer.status_code == 200 else None
+            return view if view is not None and view["state"] != "sending" else None
 
         view = wait(settled)
         assert (view["state"], view["reason"]) == ("rejected", "opted_out")
