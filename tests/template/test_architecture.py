@@ -36,8 +36,9 @@ def sam_build(name: str, tmp_path: Path, *overrides: str) -> Path:
     build folder."""
     assert SAM.exists(), "no SAM CLI: `make .venv-sam/.installed` (make test installs it)"
     env = dict(os.environ, SAM_CLI_TELEMETRY="0")
-    # sam build's python builder needs a python3.12 on PATH: the one running this.
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    # The PATH the README gives (`export PATH="$PWD/.venv-sam/bin:$PATH"`): the recipes'
+    # python3.12 (and the layer's pip) is the SAM CLI's environment's.
+    env["PATH"] = f"{SAM.parent}{os.pathsep}{env.get('PATH', '')}"
     build = tmp_path / "build"
     command = [
         *(str(SAM), "build", name, "--template-file", str(ROOT / "template.yaml")),
