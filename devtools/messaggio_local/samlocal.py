@@ -6,7 +6,7 @@ serves the API with `sam local start-api`, and checks each effect: the send subm
 readable through the status route, the report stored, the image's image_id cached, the routes
 answering as on a deployed stack. Without Docker it says so and skips (exit 0).
 
-SAM: the `sam` to run (default: on PATH, else .venv/bin/sam). SAM_LOCAL_INVOKE_IMAGE: an image
+SAM: the `sam` to run (default: on PATH, else .venv-sam/bin/sam). SAM_LOCAL_INVOKE_IMAGE: an image
 to run the functions in instead of AWS's public one (passed as --invoke-image, not pulled).
 """
 
@@ -44,9 +44,16 @@ class Recipe:
         self.state: dict[str, str] = {}
         self.env = dict(os.environ)
         self.env["SAM_CLI_TELEMETRY"] = "0"
-        self.sam = os.environ.get("SAM") or shutil.which("sam") or str(ROOT / ".venv/bin/sam")
-        # `sam build` needs a python3.12 on PATH: the one running this.
-        self.env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{self.env.get('PATH', '')}"
+        self.sam = os.environ.get("SAM") or shutil.which("sam") or str(ROOT / ".venv-sam/bin/sam")
+        # The README's PATH: the SAM CLI's folder first (.venv-sam/bin: the python3.12, with
+        # pip, that sam build's recipes run), then this one's python3.12 for a `sam` without.
+        self.env["PATH"] = os.pathsep.join(
+            (
+                str(Path(self.sam).absolute().parent),
+                str(Path(sys.executable).parent),
+                self.env.get("PATH", ""),
+            )
+        )
         image = os.environ.get("SAM_LOCAL_INVOKE_IMAGE")
         self.image = ["--invoke-image", image, "--skip-pull-image"] if image else []
 

@@ -7,9 +7,11 @@ its ELF files."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -36,8 +38,9 @@ def sam_build(name: str, tmp_path: Path, *overrides: str) -> Path:
     build folder."""
     assert SAM.exists(), "no SAM CLI: `make .venv-sam/.installed` (make test installs it)"
     env = dict(os.environ, SAM_CLI_TELEMETRY="0")
-    # sam build's python builder needs a python3.12 on PATH: the one running this.
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    # The PATH the README gives (`export PATH="$PWD/.venv-sam/bin:$PATH"`): the recipes'
+    # python3.12 (and the layer's pip) is the SAM CLI's environment's.
+    env["PATH"] = f"{SAM.parent}{os.pathsep}{env.get('PATH', '')}"
     build = tmp_path / "build"
     command = [
         *(str(SAM), "build", name, "--template-file", str(ROOT / "template.yaml")),
@@ -71,6 +74,25 @@ def test_the_functions_and_the_layer_follow_the_parameter() -> None:
     assert layer["Metadata"]["WorkingDirectory"] == {"Fn::Sub": "layers/arch/${Architecture}"}
     for name in parameter("Architecture")["AllowedValues"]:
         assert (ROOT / "layers" / "arch" / name).is_dir(), name
+
+
+def test_sam_local_builds_and_runs_x86_64_apart_from_the_deployed_build() -> None:
+    """samconfig.toml's `local` environment, which every `sam` line of the README's sam local
+    section names: x86_64 (Docker's Lambda image there), built into a folder of its own that
+    invoke and start-api read; the default build (what `sam deploy` ships) stays arm64."""
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+    local = config["local"]
+    assert local["global"]["parameters"]["parameter_overrides"] == "Architecture=x86_64"
+    build_dir = local["build"]["parameters"]["build_dir"]
+    assert build_dir != ".aws-sam/build"
+    assert "build_dir" not in config["default"]["build"]["parameters"]
+    for command in ("local_invoke", "local_start_api"):
+        assert local[command]["parameters"]["template_file"] == f"{build_dir}/template.yaml"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Trying the functions with `sam local`")[1].split("\n## ")[0]
+    lines = re.findall(r"^sam (?:build|local \S+).*$", section, re.MULTILINE)
+    assert len(lines) >= 3, lines
+    assert [x for x in lines if "--config-env local" not in x] == []
 
 
 @pytest.mark.slow
