@@ -38,6 +38,20 @@ def test_a_missing_object_is_refused_with_its_reason_and_not_retried(
     assert media.sandbox.uploads() == []
 
 
+def test_an_object_in_a_bucket_that_does_not_exist_is_refused_not_retried(
+    media: Media, log_output: io.StringIO
+) -> None:
+    """GetObject answers NoSuchBucket (with a body, unlike HEAD): no retry can ever read it."""
+    event = media.event("media_new_image.json")
+    notification = json.loads(event["Records"][0]["body"])
+    notification["Records"][0]["s3"]["bucket"]["name"] = "no-such-bucket-anywhere"
+    event["Records"][0]["body"] = json.dumps(notification)
+    assert media.invoke(event) == []
+    (line,) = [line for line in log_lines(log_output) if line["message"] == "image refused"]
+    assert line["reason"] == f"no such object s3://no-such-bucket-anywhere/{KEY}"
+    assert errors(log_output) == []
+
+
 @pytest.mark.parametrize(
     ("operation", "code"),
     [("HeadObject", "403"), ("GetObject", "AccessDenied")],

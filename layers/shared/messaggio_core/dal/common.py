@@ -24,8 +24,10 @@ BATCH_GET_MAX: Final = 100  # keys in one BatchGetItem (DynamoDB's limit)
 BATCH_GET_TRIES: Final = 5  # calls for one chunk's unprocessed keys before giving up
 # `state` is a reserved word: expressions name it #state.
 STATE: Final[Mapping[str, str]] = {"#state": "state"}
-# S3's codes for an object that does not exist (HEAD has no body: its code is the status).
-_MISSING: Final = frozenset({"404", "NoSuchKey", "NotFound"})
+# S3's codes for an object that does not exist (HEAD has no body: its code is the status). An
+# object in a bucket that does not exist is missing too: a reference or an S3 event naming a
+# wrong bucket can never be read, so retrying it only fills the dead-letter queue.
+_MISSING: Final = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchBucket"})
 
 
 # -- outcomes ----------------------------------------------------------------------------------
