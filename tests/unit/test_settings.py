@@ -95,3 +95,14 @@ def test_an_empty_keyword_list_is_a_list() -> None:
     config = CallbacksSettings.from_environment({**ENV, "OPT_IN_KEYWORDS": ""})
     assert config.opt_in_keywords == ()
     assert CallbacksSettings.from_environment(ENV).opt_in_keywords != ()
+
+
+def test_a_whole_number_written_with_a_decimal_point_is_an_integer() -> None:
+    """As pydantic read them: "5.0" is 5 (a template's Number may be written so), "5.5" and
+    "5." are not integers."""
+    env = {**ENV, "RETENTION_DAYS": "30.0", "SENDER_MAX_CONCURRENCY": " 4.00 "}
+    config = SenderSettings.from_environment(env)
+    assert (config.retention_days, config.max_concurrency) == (30, 4)
+    for value in ("5.5", "5.", ".0", "5 .0", "5.0e0"):
+        with pytest.raises(SettingsError, match=r"SENDER_WORKERS: not an integer$"):
+            SenderSettings.from_environment({**ENV, "SENDER_WORKERS": value})

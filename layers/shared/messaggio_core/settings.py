@@ -37,6 +37,15 @@ def boolean(value: str) -> bool:
     raise ValueError("not a boolean (true or false)")
 
 
+def integer(value: str) -> int:
+    """int(), and a whole number written with zeros after the point ("5.0"), which pydantic
+    read as an integer too (a template's Number parameter may be written so)."""
+    whole, point, zeros = value.strip().partition(".")
+    if point and zeros and not zeros.strip("0") and whole[-1:].isdigit():
+        return int(whole)
+    return int(value)
+
+
 @dataclass(frozen=True, slots=True)
 class Var:
     """How a field is read: its variable, how its text becomes a value (raising ValueError),
@@ -90,7 +99,7 @@ class FunctionSettings:
     KEEP_EMPTY: ClassVar[frozenset[str]] = frozenset()
 
     table: str = var("MESSAGES_TABLE", min_length=1)
-    retention_days: int = var("RETENTION_DAYS", int, default=90, ge=1)
+    retention_days: int = var("RETENTION_DAYS", integer, default=90, ge=1)
 
     @classmethod
     def variables(cls) -> dict[str, bool]:
@@ -139,8 +148,8 @@ class FunctionSettings:
 
 def _reason(exc: ValueError, parse: Callable[[str], Any]) -> str:
     """int('x') and float('x') quote their input: say what was expected instead."""
-    if parse in (int, float):
-        return f"not {'an integer' if parse is int else 'a number'}"
+    if parse in (int, integer, float):
+        return f"not {'a number' if parse is float else 'an integer'}"
     return str(exc)
 
 
