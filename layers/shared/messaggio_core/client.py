@@ -13,6 +13,7 @@ redirect is not followed: it is answered as what it is, the URL's status (check 
 from __future__ import annotations
 
 import secrets
+import ssl
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from botocore.httpsession import where
 from urllib3 import BaseHTTPResponse, PoolManager
 from urllib3 import Timeout as UrllibTimeout
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, LocationValueError, SSLError
+from urllib3.util.ssl_match_hostname import CertificateError
 
 from messaggio_core.protocol.answer import Outcome, SendAnswer, read_answer
 from messaggio_core.protocol.media import UploadAnswer, UploadOutcome, read_upload_answer
@@ -48,8 +50,28 @@ def _not_sent(exc: HTTPError) -> bool:
     """True when the request provably never reached the platform: no connection was made
     (refused, name not resolved, connect timeout: urllib3's NewConnectionError and
     NameResolutionError are ConnectTimeoutErrors), the TLS handshake failed, or the URL is
-    not one. A read timeout or a dropped connection (ProtocolError) leaves it unknown."""
-    return isinstance(exc, ConnectTimeoutError | SSLError | LocationValueError)
+    not one. A read timeout or a dropped connection (ProtocolError) leaves it unknown, and
+    so does a TLS error once the connection was set up (urllib3 raises the same SSLError
+    whether it came from the handshake or from the answer)."""
+    if isinstance(exc, SSLError):
+        return _in_tls_setup(exc)
+    return isinstance(exc, ConnectTimeoutError | LocationValueError)
+
+
+def _in_tls_setup(exc: BaseException) -> bool:
+    """True when a TLS error arose while the connection was being set up, before any byte of
+    the request: in the handshake (ssl's do_handshake) or in the certificate's check."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, CertificateError | ssl.CertificateError):
+            return True
+        frame = seen.__traceback__
+        while frame is not None:
+            if frame.tb_frame.f_code.co_name == "do_handshake":
+                return True
+            frame = frame.tb_next
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 class PlatformClient:
