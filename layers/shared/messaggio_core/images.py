@@ -60,12 +60,13 @@ class ImageCache:
         The object's pointer is read first: an object never seen (no pointer) is downloaded
         straight away, without asking S3 for its ETag before (one S3 call, not two)."""
         pointer = self.store.pointer(ref.bucket, ref.key)
-        if pointer is not None:
-            try:
-                etag = self.store.current_etag(ref.bucket, ref.key)
-            except ObjectMissing:
-                return ImageResolution(refused=f"no such object {ref}")
-        if pointer is not None and etag is not None and pointer.etag == etag:
+        if pointer is None:
+            return self._upload_object(ref)
+        try:
+            etag = self.store.current_etag(ref.bucket, ref.key)
+        except ObjectMissing:
+            return ImageResolution(refused=f"no such object {ref}")
+        if etag is not None and pointer.etag == etag:
             if pointer.reason is not None:
                 return ImageResolution(refused=pointer.reason)
             if pointer.md5 is not None:
