@@ -14,7 +14,7 @@ from typing import Final
 
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, Server, ServerVariable
 
-from messaggio_callbacks.handler import SIGV4, app
+from messaggio_callbacks.handler import SIGV4, describe
 from messaggio_local.template import ROOT
 
 DOCUMENT: Final = ROOT / "functions" / "callbacks" / "openapi.json"
@@ -40,7 +40,7 @@ def openapi_document() -> str:
         },
     )
     return (
-        app.get_openapi_json_schema(
+        describe().get_openapi_json_schema(
             title="Messaggio connector",
             version="1",
             description="Delivery, seen and reply reports from the Messaggio platform "

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from messaggio_callbacks.handler import StatusView
+from messaggio_callbacks.answers import StatusView
 from tests.callbacks.conftest import (
     MSG_ID,
     PHONE,

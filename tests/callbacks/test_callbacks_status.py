@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from messaggio_callbacks.handler import StatusView
+from messaggio_callbacks.answers import StatusView
 from messaggio_core.dal.messages import MessageStore
 from messaggio_core.protocol.reports import REPLY_MAX, Report, ReportType, Status
 from messaggio_core.protocol.surface import STATUS_PAGE_ITEMS

@@ -7,7 +7,7 @@ import json
 import time
 from typing import Any
 
-from messaggio_callbacks.handler import StatusView
+from messaggio_callbacks.answers import StatusView
 from messaggio_local.openapi import DOCUMENT
 from tests.callbacks.conftest import MSG_ID, PTID, Api, callback_event, seed_send
 from tests.conftest import load_event

@@ -6,7 +6,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from messaggio_callbacks.handler import OptOutPage, OptOutView
+from messaggio_callbacks.answers import OptOutPage, OptOutView
 from tests.callbacks.conftest import PHONE, Api, opt_out_event
 from tests.conftest import TABLE, load_event
 

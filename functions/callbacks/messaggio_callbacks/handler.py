@@ -13,15 +13,13 @@ import json
 from collections.abc import Callable
 from functools import partial, wraps
 from http import HTTPStatus
-from typing import Annotated, Any, Final, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field
 
 from messaggio_callbacks.domain import (
     STORAGE,
@@ -43,9 +41,20 @@ from messaggio_core.dal.common import StorageError
 from messaggio_core.dal.messages import MessageStore
 from messaggio_core.dal.optouts import OptOutStore
 from messaggio_core.dal.secrets import CredentialsUnavailable, credentials
-from messaggio_core.protocol.optout import OPTED_OUT, Intent, InvalidPhone
-from messaggio_core.protocol.reports import InvalidReport, Report, Status
-from messaggio_core.protocol.surface import STATUS_PAGE_ITEMS, Kind, State
+from messaggio_core.protocol.optout import Intent, InvalidPhone
+from messaggio_core.protocol.reports import InvalidReport, Report
+from messaggio_core.protocol.surface import STATUS_PAGE_ITEMS
+
+if TYPE_CHECKING:
+    # The routes' query and body parameters and their answers' models are declared for the
+    # OpenAPI document only: the resolver runs without validation, the routes read the raw
+    # event and answer plain JSON. `describe()` binds these names when the document is made;
+    # in a Lambda they stay unbound, so a cold start never loads pydantic (Powertools reads
+    # a route's annotations only to look for Request and Depends parameters, and takes one
+    # it cannot resolve for neither).
+    from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+
+    from messaggio_callbacks.answers import ReportFields
 
 app = APIGatewayRestResolver()
 logger = Logger()
@@ -58,110 +67,39 @@ OPT_OUT_ROUTE: Final = "/opt-outs/<phone>"
 SIGV4: Final = "sigv4"  # the OpenAPI security scheme of the IAM-authorised route
 
 
-class Doc(BaseModel):
-    """The answers' models, for the OpenAPI document only (the routes answer with plain JSON):
-    built when the document is made, not in every cold start."""
-
-    model_config = ConfigDict(defer_build=True)
+# Every answer's model, by name: `describe()` puts the model itself in its place.
+_MODEL: Final = "model"
+_DESCRIBED: list[dict[str, Any]] = []
 
 
-class StoredAnswer(Doc):
-    """200 to the platform: false when the report was already stored (a repeat)."""
-
-    stored: bool
-
-
-class ErrorAnswer(Doc):
-    error: str
-
-
-class ReplyView(Doc):
-    text: str
-    received_at: str
-
-
-class RecipientView(Doc):
-    phone: str | None
-    msg_id: str | None
-    status: Status | Literal["opted_out"] | None = Field(
-        description=f"`{OPTED_OUT}`: on the opt-out list when claimed, never sent (no msg_id)"
-    )
-    status_extended: str | None
-    reported: dict[Status, str] = Field(
-        default_factory=dict,
-        description="each status reported, by rank, -> when it was known to be reached: "
-        "its first report, or an earlier report of a later status",
-    )
-    replies: list[ReplyView]
-
-
-class StatusView(Doc):
-    """Section G's answer (messaggio_core.records.status_view); the docs and the tests."""
-
-    p_transaction_id: str
-    state: State
-    reason: str | None
-    kind: Kind | None
-    sms_parts: int | None
-    attempts: int
-    created_at: str | None
-    updated_at: str | None = Field(description="when anything about the send last changed")
-    warnings: list[str] = Field(description="what the connector dropped or adjusted")
-    recipients: list[RecipientView] = Field(
-        description=f"At most {STATUS_PAGE_ITEMS} report and reply items an answer: a "
-        "recipient may continue in the next answer (merge by msg_id)."
-    )
-    next: str | None = Field(
-        description="Where the following answer starts: GET again with ?next=<this> until "
-        "it is null."
-    )
-
-
-class OptOutView(Doc):
-    """One phone on the opt-out list (messaggio_core.records.OptOutEntry)."""
-
-    phone: str
-    opted_out_at: str
-    source: Literal["keyword", "api"]
-    keyword: str | None = Field(description="the keyword replied (as configured)")
-    p_transaction_id: str | None = Field(description="the send the reply answered")
-    msg_id: str | None
-    caller: str | None = Field(description="the IAM identity that called PUT")
-
-
-class OptOutPage(Doc):
-    opt_outs: list[OptOutView]
-    next: str | None = Field(description="pass as ?next= for the following page; null at the end")
-
-
-def _doc(description: str, model: type[BaseModel]) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {content_types.APPLICATION_JSON: {"model": model}},
-    }
+def _doc(description: str, model: str) -> dict[str, Any]:
+    """A response for the document: `model` names a class of messaggio_callbacks.answers."""
+    content = {_MODEL: model}
+    _DESCRIBED.append(content)
+    return {"description": description, "content": {content_types.APPLICATION_JSON: content}}
 
 
 _CALLBACK_RESPONSES: Final[dict[int, Any]] = {
-    200: _doc("Stored, or already stored.", StoredAnswer),
-    400: _doc("Not a report; the platform stops retrying.", ErrorAnswer),
+    200: _doc("Stored, or already stored.", "StoredAnswer"),
+    400: _doc("Not a report; the platform stops retrying.", "ErrorAnswer"),
     403: {
         "description": "Wrong token or source address; nothing stored, no detail.",
         "content": {content_types.TEXT_PLAIN: {"schema": {"type": "string"}}},
     },
-    503: _doc("Storage failed; the platform retries.", ErrorAnswer),
+    503: _doc("Storage failed; the platform retries.", "ErrorAnswer"),
 }
 _STATUS_RESPONSES: Final[dict[int, Any]] = {
-    200: _doc("The send and its recipients (docs/protocol.md section G).", StatusView),
-    400: _doc("Not a p_transaction_id, or `next` is not a cursor of ours.", ErrorAnswer),
-    404: _doc("No such send.", ErrorAnswer),
-    503: _doc("Storage unavailable; retry.", ErrorAnswer),
+    200: _doc("The send and its recipients (docs/protocol.md section G).", "StatusView"),
+    400: _doc("Not a p_transaction_id, or `next` is not a cursor of ours.", "ErrorAnswer"),
+    404: _doc("No such send.", "ErrorAnswer"),
+    503: _doc("Storage unavailable; retry.", "ErrorAnswer"),
 }
 
 
 # Every opt-out route's errors (_opt_out_route adds them to the route's own answers).
 _OPT_OUT_ERRORS: Final[dict[int, Any]] = {
-    400: _doc("Not a phone number (the reason says why).", ErrorAnswer),
-    503: _doc("Storage unavailable; retry.", ErrorAnswer),
+    400: _doc("Not a phone number (the reason says why).", "ErrorAnswer"),
+    503: _doc("Storage unavailable; retry.", "ErrorAnswer"),
 }
 
 
@@ -292,30 +230,8 @@ def _keyword_outcome(receipt: Receipt) -> None:
         metrics.add_metric(name="OptOutUnresolved", unit=MetricUnit.Count, value=1)
 
 
-class ReportFields(BaseModel):
-    """A report's fields (docs/protocol.md section E), for the OpenAPI document only: the
-    routes read them from the raw event (messaggio_core.protocol.reports checks them)."""
-
-    msg_id: str | None = Field(
-        None, description="the platform's id of the message to one recipient"
-    )
-    p_transaction_id: str | None = Field(
-        None, description="the send's p_transaction_id, echoed back"
-    )
-    type: str | None = Field(
-        None, description="delivery, seen or reply; absent for a standard (SMS) report"
-    )
-    status: str | None = Field(
-        None, description="delivery: delivered, undelivered or buffered; standard: 0, -1, -2 or -3"
-    )
-    status_extended: str | None = Field(
-        None, description="why a Viber message was not delivered (VIBER_USER_NOT_FOUND, ...)"
-    )
-    text: str | None = Field(None, description="a reply's text")
-
-
 FORM: Final = "application/x-www-form-urlencoded"
-NO_FIELDS: Final = ReportFields()  # the resolver (no validation) passes only the path
+NO_FIELDS: Final[Any] = None  # the resolver (no validation) passes only the path
 
 
 @app.get(
@@ -438,8 +354,8 @@ def _opt_out_route(
     summary="Whether one phone is on the opt-out list",
     description="`phone`: digits, optionally after a `+` (%2B). IAM-authorised (SigV4).",
     responses={
-        200: _doc("The phone's entry.", OptOutView),
-        404: _doc("Not on the list.", ErrorAnswer),
+        200: _doc("The phone's entry.", "OptOutView"),
+        404: _doc("Not on the list.", "ErrorAnswer"),
     },
     operation_id="optOutGet",
 )
@@ -459,8 +375,8 @@ def opt_out_get(phone: str) -> Response[str]:
     description="For a CRM or an import: no later send reaches the phone. A phone already on "
     "the list keeps its entry (200). IAM-authorised (SigV4).",
     responses={
-        200: _doc("Already on the list; its entry, unchanged.", OptOutView),
-        201: _doc("Added.", OptOutView),
+        200: _doc("Already on the list; its entry, unchanged.", "OptOutView"),
+        201: _doc("Added.", "OptOutView"),
     },
     operation_id="optOutPut",
 )
@@ -482,7 +398,7 @@ def opt_out_put(phone: str) -> Response[str]:
     description="Later sends reach the phone again. IAM-authorised (SigV4).",
     responses={
         204: {"description": "Taken off the list."},
-        404: _doc("Not on the list.", ErrorAnswer),
+        404: _doc("Not on the list.", "ErrorAnswer"),
     },
     operation_id="optOutDelete",
 )
@@ -506,8 +422,8 @@ def opt_out_delete(phone: str) -> Response[str]:
     "`GET /opt-outs?next=<token>` returns the following page. `limit`: 1 to 1000 (100). "
     "IAM-authorised (SigV4).",
     responses={
-        200: _doc("One page.", OptOutPage),
-        400: _doc("`next` or `limit` unusable.", ErrorAnswer),
+        200: _doc("One page.", "OptOutPage"),
+        400: _doc("`next` or `limit` unusable.", "ErrorAnswer"),
     },
     operation_id="optOutList",
 )
@@ -541,6 +457,21 @@ def _unexpected(exc: Exception) -> Response[str]:
     logger.exception("unexpected error")
     metrics.add_metric(name="CallbackUnexpectedError", unit=MetricUnit.Count, value=1)
     return _json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": "internal error"})
+
+
+def describe() -> APIGatewayRestResolver:
+    """The resolver with the document's models bound (messaggio_local.openapi): the names
+    declared under TYPE_CHECKING above, and each answer's model in place of its name."""
+    # PLC0415: on purpose, here only: they load pydantic.
+    from aws_lambda_powertools.event_handler.openapi import params  # noqa: PLC0415
+
+    from messaggio_callbacks import answers  # noqa: PLC0415
+
+    globals().update(Body=params.Body, Query=params.Query, ReportFields=answers.ReportFields)
+    for content in _DESCRIBED:
+        if isinstance(content[_MODEL], str):
+            content[_MODEL] = getattr(answers, content[_MODEL])
+    return app
 
 
 # Registered by call, not as decorators: Powertools' decorators are untyped (strict mypy).
