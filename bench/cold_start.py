@@ -29,6 +29,12 @@ pacer starts full, README: "Rate limit"); that wait is the rate limit's, not loa
 is turned off here (SENDER_PACER_START_FULL=false). Measured on this machine's
 architecture (x86_64 here); the layer's arm64 build runs the same Python code.
 
+The libraries' share: in the same run, interleaved, a third fresh interpreter imports every
+module the handler's import loads except our own (Powertools, pydantic, the standard
+library's, in the order the handler loaded them), then makes the floor's call: what the
+function would cost with its libraries and none of our code. Where that alone is over the
+target, the target cannot be met without changing the libraries the design names.
+
 For a function over the target, `python -X importtime` names the heaviest imports our own
 modules make, which are the candidates to make lazy.
 """
@@ -42,8 +48,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +60,9 @@ from typing import Any
 from bench.common import ROOT, figure, header, load_event, median, note
 
 ROUNDS = int(os.environ.get("BENCH_COLD_ROUNDS", "7"))
+# Instruction counts too, where valgrind is installed (BENCH_COLD_INSTRUCTIONS=0: not).
+VALGRIND = shutil.which("valgrind")
+COUNT_INSTRUCTIONS = os.environ.get("BENCH_COLD_INSTRUCTIONS", "1") != "0" and bool(VALGRIND)
 TARGET = 1.3
 OURS = ("messaggio_",)
 BARE_IMPORTS = {"boto3", "botocore"}
@@ -78,11 +90,44 @@ elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
 sys.stderr.write("\\nFIRST-ANSWER " + json.dumps([elapsed, cpu, answer], default=str) + "\\n")
 """
 
+# What every interpreter above does before its clock starts: subtracted from the counts.
+STARTUP = "import json, sys, time"
+
 # The floor: argv = service, operation, parameters (JSON).
 FLOOR = """
 import json, sys, time
 service, operation, params = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 started, cpu = time.perf_counter(), time.process_time()
+import boto3
+answer = getattr(boto3.client(service), operation)(**params)
+elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+sys.stderr.write("\\nFIRST-ANSWER " + json.dumps([elapsed, cpu, {}], default=str) + "\\n")
+"""
+
+
+# The modules a handler's import loads, in the order it loads them, our own left out.
+LOADED = """
+import importlib, json, sys
+before = set(sys.modules)
+importlib.import_module(sys.argv[1])
+print(json.dumps([m for m in sys.modules if m not in before and not m.startswith("messaggio_")]))
+"""
+
+# Those modules, then the floor's call: argv = a file of module names, service, operation,
+# parameters (JSON). A name that is not importable on its own (an alias one package puts in
+# sys.modules for another) is skipped: its package loaded it already.
+LIBRARIES = """
+import json, sys, time
+with open(sys.argv[1]) as f:
+    modules = json.load(f)
+service, operation, params = sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+started, cpu = time.perf_counter(), time.process_time()
+import importlib
+for name in modules:
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        pass
 import boto3
 answer = getattr(boto3.client(service), operation)(**params)
 elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
@@ -106,9 +151,11 @@ TARGETS = (
 )
 
 
-def floor_params(target: Target, table: str, bus: str, run: int) -> dict[str, Any]:
-    """The floor's call, shaped as the function's own (a new key each run)."""
-    key = {"pk": {"S": f"TX#cold-floor-{target.function}-{run}"}, "sk": {"S": "SEND"}}
+def floor_params(
+    target: Target, table: str, bus: str, run: int, who: str = "floor"
+) -> dict[str, Any]:
+    """The floor's call, shaped as the function's own (a new key each run and caller)."""
+    key = {"pk": {"S": f"TX#cold-{who}-{target.function}-{run}"}, "sk": {"S": "SEND"}}
     if target.operation == "update_item":
         return {
             "TableName": table,
@@ -157,6 +204,49 @@ def answered(target: Target, answer: Any) -> bool:
     if target.function == "CallbacksFunction":
         return bool(answer["statusCode"] == 200 and json.loads(answer["body"])["stored"])
     return bool(answer == {"batchItemFailures": []})
+
+
+def loaded_modules(module: str, env: dict[str, str], work: Path) -> Path:
+    """A file listing what the handler's import loads besides our own modules."""
+    run = subprocess.run(
+        [sys.executable, "-c", LOADED, module],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    path = work / f"{module}.modules.json"
+    path.write_text(run.stdout)
+    return path
+
+
+def instructions(code: str, args: list[str], env: dict[str, str]) -> tuple[int, Any]:
+    """(instructions executed, the answer) of one fresh interpreter under callgrind, which
+    counts the same whatever else the machine does (and runs it about 50x slower)."""
+    with tempfile.TemporaryDirectory() as out:
+        run = subprocess.run(
+            [
+                str(VALGRIND),
+                "--tool=callgrind",
+                f"--callgrind-out-file={out}/callgrind.out",
+                sys.executable,
+                "-c",
+                code,
+                *args,
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+        )
+    found = re.search(r"Collected : (\d+)", run.stderr)
+    lines = [x for x in run.stderr.splitlines() if x.startswith("FIRST-ANSWER ")]
+    if run.returncode != 0 or found is None or (code != STARTUP and not lines):
+        raise RuntimeError(f"callgrind {args[:1]}: exit {run.returncode}: {run.stderr[-1500:]}")
+    answer = json.loads(lines[-1].removeprefix("FIRST-ANSWER "))[2] if lines else None
+    return int(found[1]), answer
 
 
 def timed(code: str, args: list[str], env: dict[str, str]) -> tuple[float, float, Any]:
@@ -224,8 +314,6 @@ def heaviest_imports(
 
 
 def main() -> None:
-    import tempfile
-
     from messaggio_local.stack import CREDENTIALS, LocalStack
     from messaggio_sandbox import Scenario
 
@@ -259,45 +347,95 @@ def main() -> None:
             env["SENDER_PACER_START_FULL"] = "false"
             envs[target.function] = env
         table = envs["SenderFunction"]["MESSAGES_TABLE"]
+        libraries = {
+            t.function: loaded_modules(
+                stack.functions[t.function].handler.rpartition(".")[0], envs[t.function], Path(tmp)
+            )
+            for t in TARGETS
+        }
         runs: dict[str, list[float]] = {}
         cpus: dict[str, list[float]] = {}
+
+        def children(target: Target, run: int) -> list[tuple[str, str, list[str]]]:
+            """This round's three interpreters for the target: (kind, code, argv)."""
+            module = stack.functions[target.function].handler.rpartition(".")[0]
+            event = fresh_event(target, run, bucket, Path(tmp))
+
+            def call(who: str) -> str:
+                return json.dumps(floor_params(target, table, bus, run, who))
+
+            return [
+                (target.function, FIRST_ANSWER, [module, target.function, str(event)]),
+                (
+                    f"floor {target.function}",
+                    FLOOR,
+                    [target.service, target.operation, call("floor")],
+                ),
+                (
+                    f"libraries {target.function}",
+                    LIBRARIES,
+                    [
+                        str(libraries[target.function]),
+                        target.service,
+                        target.operation,
+                        call("lib"),
+                    ],
+                ),
+            ]
+
         for run in range(ROUNDS):
             for target in TARGETS:
-                env = envs[target.function]
-                module = stack.functions[target.function].handler.rpartition(".")[0]
-                event = fresh_event(target, run, bucket, Path(tmp))
-                elapsed, cpu, answer = timed(
-                    FIRST_ANSWER, [module, target.function, str(event)], env
-                )
-                if not answered(target, answer):
-                    raise RuntimeError(f"{target.function} answered {answer}")
-                runs.setdefault(target.function, []).append(elapsed)
-                cpus.setdefault(target.function, []).append(cpu)
-                params = json.dumps(floor_params(target, table, bus, run))
-                elapsed, cpu, _ = timed(FLOOR, [target.service, target.operation, params], env)
-                runs.setdefault(f"floor {target.function}", []).append(elapsed)
-                cpus.setdefault(f"floor {target.function}", []).append(cpu)
+                for kind, code, args in children(target, run):
+                    elapsed, cpu, answer = timed(code, args, envs[target.function])
+                    if kind == target.function and not answered(target, answer):
+                        raise RuntimeError(f"{target.function} answered {answer}")
+                    runs.setdefault(kind, []).append(elapsed)
+                    cpus.setdefault(kind, []).append(cpu)
+        counts: dict[str, int] = {}
+        if COUNT_INSTRUCTIONS:
+            startup = instructions(STARTUP, [], envs["SenderFunction"])[0]
+            for target in TARGETS:
+                for kind, code, args in children(target, ROUNDS):
+                    count, answer = instructions(code, args, envs[target.function])
+                    if kind == target.function and not answered(target, answer):
+                        raise RuntimeError(f"{target.function} answered {answer}")
+                    counts[kind] = count - startup
     over: list[Target] = []
     for target in TARGETS:
-        ours, floor = median(runs[target.function]), median(runs[f"floor {target.function}"])
-        ratio = ours / floor
+        name = target.function
+        ours, floor = median(runs[name]), median(runs[f"floor {name}"])
+        ours_cpu, floor_cpu = median(cpus[name]), median(cpus[f"floor {name}"])
+        alone, alone_cpu = median(runs[f"libraries {name}"]), median(cpus[f"libraries {name}"])
         figure(
-            f"{target.function}: {target.event}",
+            f"{name}: {target.event}",
             f"{ours * 1000:.0f} ms",
             f"floor {floor * 1000:.0f} ms ({target.service} {target.operation})",
-            f"{ratio:.2f}x",
+            f"{ours / floor:.2f}x",
             f"<= {TARGET}x",
         )
-        ours_cpu, floor_cpu = (
-            median(cpus[target.function]),
-            median(cpus[f"floor {target.function}"]),
-        )
         figure(
-            "  its CPU time (steadier on a busy machine)",
+            "  its CPU time",
             f"{ours_cpu * 1000:.0f} ms",
             f"floor {floor_cpu * 1000:.0f} ms",
             f"{ours_cpu / floor_cpu:.2f}x",
         )
+        figure(
+            "  its libraries alone + the floor's call",
+            f"{alone * 1000:.0f} ms",
+            f"floor {floor * 1000:.0f} ms",
+            f"{alone / floor:.2f}x (CPU {alone_cpu / floor_cpu:.2f}x)",
+        )
+        ratio = ours / floor
+        if counts:
+            floor_count = counts[f"floor {name}"]
+            ratio = counts[name] / floor_count
+            figure(
+                "  instructions (callgrind: the same on a busy machine)",
+                f"{counts[name] / 1e9:.2f} G",
+                f"floor {floor_count / 1e9:.2f} G",
+                f"{ratio:.2f}x (libraries alone {counts[f'libraries {name}'] / floor_count:.2f}x)",
+                f"<= {TARGET}x",
+            )
         if ratio > TARGET:
             over.append(target)
     spread = ", ".join(f"{k} {min(v) * 1000:.0f}-{max(v) * 1000:.0f}" for k, v in runs.items())
