@@ -55,7 +55,7 @@ def answer_in_a_fresh_interpreter(events: list[dict[str, Any]], tmp: Path) -> di
     }
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "CALLBACK_ALLOWED_CIDRS"):
         env.pop(name, None)
-    run = subprocess.run(  # noqa: S603 (our interpreter, our code)
+    run = subprocess.run(
         [sys.executable, "-c", CHILD, str(path), TABLE, SECRET_ID],
         env=env,
         capture_output=True,
