@@ -35,6 +35,12 @@ library's, in the order the handler loaded them), then makes the floor's call: w
 function would cost with its libraries and none of our code. Where that alone is over the
 target, the target cannot be met without changing the libraries the design names.
 
+Instructions: wall and CPU times on a shared machine swing by 1.5x between runs, ratios with
+them. Where valgrind is installed, each of the three interpreters runs once more under
+callgrind, whose instruction count is the same whatever else the machine does (less what an
+interpreter that only starts executes); that ratio is the one the target is judged by.
+BENCH_COLD_INSTRUCTIONS=0 leaves it out (it takes about 3 minutes).
+
 For a function over the target, `python -X importtime` names the heaviest imports our own
 modules make, which are the candidates to make lazy.
 """
