@@ -323,23 +323,15 @@ def main() -> None:
     from messaggio_local.stack import CREDENTIALS, LocalStack
     from messaggio_sandbox import Scenario
 
-    class Quiet(LocalStack):
-        """The local stack without its event source mappings: nothing else runs while a
-        first answer is timed (the sandbox sends no reports either)."""
-
-        def _poll(self, *args: Any) -> None:
-            return
-
-        def _stream(self, *args: Any) -> None:
-            return
-
     header(
         3,
         "Cold start",
         f"a fresh interpreter's import + first answer, median of {ROUNDS}, "
         "interleaved with the floor (import boto3 + the same one AWS call)",
     )
-    quiet = Quiet(log=lambda _: None, function_log=lambda *_: None)
+    # Without its event source mappings: nothing else runs while a first answer is timed
+    # (the sandbox sends no reports either).
+    quiet = LocalStack(log=lambda _: None, function_log=lambda *_: None, event_sources=False)
     with quiet as stack, tempfile.TemporaryDirectory() as tmp:
         assert stack.sandbox is not None
         stack.sandbox.scenario = Scenario.none()

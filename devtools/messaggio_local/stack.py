@@ -82,12 +82,16 @@ class LocalStack:
         parameters: dict[str, str] | None = None,
         log: Callable[[str], None] = print,
         function_log: Callable[[str, str], None] | None = None,
+        event_sources: bool = True,
     ) -> None:
-        """`host` "0.0.0.0" needs `peers`: who may connect (network.local_peers)."""
+        """`host` "0.0.0.0" needs `peers`: who may connect (network.local_peers).
+        `event_sources` False: no queue or stream is polled (a benchmark that invokes the
+        functions itself, with nothing else running)."""
         if host not in ("127.0.0.1", "localhost") and peers is None:
             raise ValueError("a stack reachable beyond loopback needs a peer check")
         self.visibility = visibility
         self.account_backoff = account_backoff
+        self.event_sources = event_sources
         self.log = log
         self.host = host
         self.peers = peers
@@ -159,7 +163,7 @@ class LocalStack:
         if self.sandbox is not None:
             self.sandbox.callback_url = self.callback_url
         self.events_queue_url = self._events_rule()
-        for function in self.functions.values():
+        for function in self.functions.values() if self.event_sources else ():
             for source in function.sqs:
                 self._spawn(_bind(self._poll, function, source), function.logical_id)
             for stream in function.streams:
