@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from tests.callbacks.conftest import opt_out_event, status_event
 from tests.conftest import REGION, ROOT, SECRET_ID, TABLE, load_event
+from tests.fixtures.child import answer_of
 
 # A fresh interpreter (argv: a file of events) answers each event through the real handler
 # over moto, then says which answers it gave and whether pydantic was loaded; then makes the
@@ -55,16 +54,7 @@ def answer_in_a_fresh_interpreter(events: list[dict[str, Any]], tmp: Path) -> di
     }
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "CALLBACK_ALLOWED_CIDRS"):
         env.pop(name, None)
-    run = subprocess.run(
-        [sys.executable, "-c", CHILD, str(path), TABLE, SECRET_ID],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
-    result: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = answer_of(CHILD, str(path), TABLE, SECRET_ID, env=env)
     return result
 
 

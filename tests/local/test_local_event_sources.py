@@ -3,12 +3,11 @@ polls no queue, so a message sent to it stays there and no function runs."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
+from typing import Any
 
 import pytest
 
+from tests.fixtures.child import answer_of
 from tests.fixtures.local import tools_env
 
 pytestmark = pytest.mark.slow
@@ -33,23 +32,12 @@ with LocalStack(log=lambda _: None, function_log=lambda *_: None,
 """
 
 
-def stack_with(event_sources: str) -> dict[str, object]:
-    run = subprocess.run(
-        [sys.executable, "-c", CHILD, event_sources],
-        env=tools_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
-    result: dict[str, object] = json.loads(run.stdout.strip().splitlines()[-1])
+def stack_with(event_sources: str) -> dict[str, Any]:
+    result: dict[str, Any] = answer_of(CHILD, event_sources, env=tools_env())
     return result
 
 
 def test_without_event_sources_a_queued_message_is_left_alone() -> None:
     assert stack_with("off") == {"invocations": {}, "left": 1}
     # the control: the same stack with its event sources runs the sender on the message
-    ran = stack_with("on")["invocations"]
-    assert isinstance(ran, dict)
-    assert ran.get("SenderFunction") == 1
+    assert stack_with("on")["invocations"].get("SenderFunction") == 1
