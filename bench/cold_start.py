@@ -212,16 +212,30 @@ def answered(target: Target, answer: Any) -> bool:
     return bool(answer == {"batchItemFailures": []})
 
 
-def loaded_modules(module: str, env: dict[str, str], work: Path) -> Path:
-    """A file listing what the handler's import loads besides our own modules."""
-    run = subprocess.run(
-        [sys.executable, "-c", LOADED, module],
+def python(
+    argv: list[str], env: dict[str, str], *, under: tuple[str, ...] = (), timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """One fresh interpreter (`under` a tool such as callgrind), its output captured."""
+    return subprocess.run(
+        [*under, sys.executable, *argv],
         env=env,
         capture_output=True,
         text=True,
-        check=True,
-        timeout=60,
+        check=False,
+        timeout=timeout,
     )
+
+
+def first_answer(run: subprocess.CompletedProcess[str]) -> list[Any] | None:
+    """The FIRST-ANSWER line's [wall, CPU, answer], None when the child printed none."""
+    lines = [x for x in run.stderr.splitlines() if x.startswith("FIRST-ANSWER ")]
+    return json.loads(lines[-1].removeprefix("FIRST-ANSWER ")) if lines else None
+
+
+def loaded_modules(module: str, env: dict[str, str], work: Path) -> Path:
+    """A file listing what the handler's import loads besides our own modules."""
+    run = python(["-c", LOADED, module], env)
+    run.check_returncode()
     path = work / f"{module}.modules.json"
     path.write_text(run.stdout)
     return path
@@ -231,44 +245,23 @@ def instructions(code: str, args: list[str], env: dict[str, str]) -> tuple[int, 
     """(instructions executed, the answer) of one fresh interpreter under callgrind, which
     counts the same whatever else the machine does (and runs it about 50x slower)."""
     with tempfile.TemporaryDirectory() as out:
-        run = subprocess.run(
-            [
-                str(VALGRIND),
-                "--tool=callgrind",
-                f"--callgrind-out-file={out}/callgrind.out",
-                sys.executable,
-                "-c",
-                code,
-                *args,
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=600,
-        )
+        callgrind = (str(VALGRIND), "--tool=callgrind", f"--callgrind-out-file={out}/callgrind.out")
+        run = python(["-c", code, *args], env, under=callgrind, timeout=600)
     found = re.search(r"Collected : (\d+)", run.stderr)
-    lines = [x for x in run.stderr.splitlines() if x.startswith("FIRST-ANSWER ")]
-    if run.returncode != 0 or found is None or (code != STARTUP and not lines):
+    answered = first_answer(run)
+    if run.returncode != 0 or found is None or (code != STARTUP and answered is None):
         raise RuntimeError(f"callgrind {args[:1]}: exit {run.returncode}: {run.stderr[-1500:]}")
-    answer = json.loads(lines[-1].removeprefix("FIRST-ANSWER "))[2] if lines else None
+    answer = answered[2] if answered is not None else None
     return int(found[1]), answer
 
 
 def timed(code: str, args: list[str], env: dict[str, str]) -> tuple[float, float, Any]:
     """(wall seconds, CPU seconds, the answer) of one fresh interpreter."""
-    run = subprocess.run(
-        [sys.executable, "-c", code, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    lines = [x for x in run.stderr.splitlines() if x.startswith("FIRST-ANSWER ")]
-    if run.returncode != 0 or not lines:
+    run = python(["-c", code, *args], env)
+    answered = first_answer(run)
+    if run.returncode != 0 or answered is None:
         raise RuntimeError(f"{args[0]}: exit {run.returncode}: {run.stderr[-1500:]}")
-    elapsed, cpu, answer = json.loads(lines[-1].removeprefix("FIRST-ANSWER "))
+    elapsed, cpu, answer = answered
     return float(elapsed), float(cpu), answer
 
 
@@ -281,14 +274,9 @@ class Node:
 
 def import_tree(module: str, env: dict[str, str]) -> list[Node]:
     """`python -X importtime -c 'import module'` as a tree (its output is post-order)."""
-    err = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stderr
+    run = python(["-X", "importtime", "-c", f"import {module}"], env)
+    run.check_returncode()
+    err = run.stderr
     pending: dict[int, list[Node]] = {}
     for line in err.splitlines():
         if not line.startswith("import time:") or "cumulative" in line:
